@@ -1,0 +1,5 @@
+"""``python -m scenarios``: the ``mestwin`` command line."""
+
+from scenarios.cli import main
+
+main()
