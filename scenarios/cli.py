@@ -138,7 +138,7 @@ def _print_truth(document: dict[str, object]) -> None:
             str(k["good_parts"]),
             str(k["alarms"]),
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
 
 
 @app.command()

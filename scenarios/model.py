@@ -229,7 +229,11 @@ class _MachineBase(_Strict):
     reliability: list[FailureSpec] = Field(default_factory=list)
     warmup_minutes: float = Field(10.0, ge=0)
     power_off_outside_shifts: bool = True
-    sample_interval_s: float = Field(1.0, gt=0, description="Sampling period of continuous signals.")
+    sample_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="Sampling period of continuous signals (spindle load, feed, positions), seconds.",
+    )
 
 
 class MachineSpec(_MachineBase):

@@ -110,7 +110,7 @@ class MachineConfig:
     reliability: tuple[FailureMode, ...] = ()
     warmup_minutes: float = 10.0
     power_off_outside_shifts: bool = True
-    sample_interval_s: float = 1.0
+    sample_interval_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

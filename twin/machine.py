@@ -102,6 +102,7 @@ class Machine:
         self._sink = sink
         self._rng = rng
         self._operators = operators
+        self._id = config.id
         self._last: dict[str, Value] = {}
         self._powered = False
         self._operating = False
@@ -140,11 +141,13 @@ class Machine:
     def _until(self, t: float) -> simpy.Timeout:
         return self.env.timeout(max(0.0, t - self.now))
 
-    def _emit(self, signal: str, value: Value) -> None:
-        if self._last.get(signal, _MISSING) == value:
+    def _emit(self, signal: str, value: Value, at: float | None = None) -> None:
+        """Send ``value`` unless the signal already has it (events and samples are reported on change)."""
+        last = self._last
+        if signal in last and last[signal] == value:
             return
-        self._last[signal] = value
-        self._sink.emit(Observation(self.now, self.config.id, signal, value))
+        last[signal] = value
+        self._sink.emit(Observation(self.now if at is None else at, self._id, signal, value))
 
     def _set(self, state: MachineState, detail: str | None = None) -> None:
         self.ledger.set_state(self.now, state, detail)
@@ -552,10 +555,13 @@ class Machine:
             self._emit("emergency_stop", "TRIGGERED")
             self._bump("counter_estop")
         self._bde(3)
-        request = self._operators.request(priority=REPAIR_PRIORITY)
-        yield request
+        # An operator already at the machine (for a setup) repairs it; otherwise one is called.
+        request = None if self._held is not None else self._operators.request(priority=REPAIR_PRIORITY)
+        if request is not None:
+            yield request
         yield self.env.timeout(failure.repair_s)
-        self._operators.release(request)
+        if request is not None:
+            self._operators.release(request)
         self._bde(None)
         if estop:
             self._emit("emergency_stop", "ARMED")
@@ -694,22 +700,24 @@ class Machine:
         tick = 0
         axes = self.spec.axes
         positions = {a.name: (0.0 if a.rotary else a.high) for a in axes}
+        emit = self._emit
+        uniform, gauss = rng.uniform, rng.gauss
+        signals = [(a.name, f"{a.name}_pos", a.low, a.high, 0.05 * (a.high - a.low)) for a in axes]
         while True:
             yield self.env.timeout(interval)
             tick += 1
             cutting = self._cutting
             if cutting is not None:
+                now = self.now
                 rpm, feed, load = cutting
                 wear = 1.0 + 0.25 * (1.0 - self._tool_life / 100.0)
-                self._emit("spindle_speed", round(rpm * (1.0 + rng.uniform(-0.003, 0.003)), 1))
-                self._emit("spindle_load", round(load * wear * (1.0 + rng.gauss(0.0, 0.05)), 1))
-                self._emit("path_feedrate", round(feed * (1.0 + rng.uniform(-0.01, 0.01)), 1))
-                for axis in axes:
-                    span = axis.high - axis.low
-                    value = positions[axis.name] + rng.uniform(-0.05, 0.05) * span
-                    value = min(axis.high, max(axis.low, value))
-                    positions[axis.name] = value
-                    self._emit(f"{axis.name}_pos", round(value, 3))
+                emit("spindle_speed", round(rpm * (1.0 + uniform(-0.003, 0.003)), 1), now)
+                emit("spindle_load", round(load * wear * (1.0 + gauss(0.0, 0.05)), 1), now)
+                emit("path_feedrate", round(feed * (1.0 + uniform(-0.01, 0.01)), 1), now)
+                for name, signal, low, high, step in signals:
+                    value = min(high, max(low, positions[name] + uniform(-step, step)))
+                    positions[name] = value
+                    emit(signal, round(value, 3), now)
             if self.spec.ix40 and self._powered and tick % ticks_per_minute == 0:
                 self._sample_temperatures()
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 __all__ = [
     "Condition",
@@ -42,9 +42,12 @@ class Condition:
 Value = str | int | float | bool | Condition | None
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """One value of one signal of one machine at one instant (UTC epoch seconds)."""
+class Observation(NamedTuple):
+    """One value of one signal of one machine at one instant (UTC epoch seconds).
+
+    A named tuple rather than a dataclass: the twin makes millions of them, and a tuple is the cheapest
+    immutable record Python has.
+    """
 
     time: float
     machine: str
