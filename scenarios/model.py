@@ -35,8 +35,10 @@ MachineEventKind = Literal[
     "estop", "alarm", "feed_hold", "operator_reject", "tool_change", "power_off", "planned_stop"
 ]
 WireEventKind = Literal["agent_restart", "adapter_disconnect", "network_drop", "slow_responses"]
+EventKind = Literal[MachineEventKind, WireEventKind]
 SchemaVersion = Literal["1.3", "1.7", "1.8", "2.4", "2.7"]
 
+_MACHINE_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
 
 _DURATION = re.compile(
@@ -150,6 +152,16 @@ class ShiftSpec(_Strict):
 
     _check_times = field_validator("start", "end", mode="before")(_hhmm)
 
+    @model_validator(mode="after")
+    def _one_way_to_give_breaks(self) -> ShiftSpec:
+        total = sum(b.minutes for b in self.breaks)
+        if self.breaks and self.break_minutes not in (0, total):
+            raise ValueError(
+                f"break_minutes ({self.break_minutes}) disagrees with the explicit breaks ({total} minutes); "
+                "give one or the other"
+            )
+        return self
+
 
 class AgentSpec(_Strict):
     """An MTConnect agent that fronts some machines."""
@@ -232,14 +244,14 @@ class _MachineBase(_Strict):
     sample_interval_s: float = Field(
         5.0,
         gt=0,
-        description="Sampling period of continuous signals (spindle load, feed, positions), seconds.",
+        description="Seconds between samples of continuous signals (spindle load, feed, positions).",
     )
 
 
 class MachineSpec(_MachineBase):
     """One machine."""
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$", examples=["HAAS-VF2-001"])
+    id: str = Field(min_length=1, pattern=_MACHINE_ID.pattern, examples=["HAAS-VF2-001"])
     name: str = Field(min_length=1, examples=["Haas VF-2 #001"])
     ix40_machine_number: str | None = Field(None, description="INDEX machine number (index_ix40 only).")
 
@@ -250,6 +262,28 @@ class FleetSpec(_MachineBase):
     count: int = Field(gt=0, le=10000)
     id_format: str = Field(examples=["VF2-{n:03d}"])
     name_format: str = Field("{id}", examples=["Haas VF-2 #{n}"])
+
+    @field_validator("id_format")
+    @classmethod
+    def _id_format(cls, value: str) -> str:
+        try:
+            ident = value.format(n=1)
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            raise ValueError(f"{value!r} is not a format of `n` such as 'VF2-{{n:03d}}' ({exc})") from None
+        if not _MACHINE_ID.fullmatch(ident):
+            raise ValueError(f"{value!r} gives {ident!r}, not a machine id (letters, digits, _ . -)")
+        return value
+
+    @field_validator("name_format")
+    @classmethod
+    def _name_format(cls, value: str) -> str:
+        try:
+            value.format(n=1, id="ID")
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            raise ValueError(
+                f"{value!r} is not a format of `n` and `id` such as 'Haas VF-2 #{{n}}' ({exc})"
+            ) from None
+        return value
 
     def expand(self) -> list[MachineSpec]:
         base = self.model_dump(exclude={"count", "id_format", "name_format"})
@@ -267,7 +301,7 @@ class EventSpec(_Strict):
         description="Local date-time, or an offset from the start such as +3h15m.",
         examples=["2026-03-02T09:15:00", "+3h15m"],
     )
-    kind: MachineEventKind | WireEventKind
+    kind: EventKind
     machine: str | None = Field(None, description="The machine (machine events).")
     agent: str | None = Field(
         None, description="The agent (agent_restart, adapter_disconnect, network_drop...)."
@@ -280,7 +314,10 @@ class EventSpec(_Strict):
     @classmethod
     def _at(cls, value: str) -> str:
         if value.startswith("+"):
-            parse_duration(value[1:])
+            try:
+                parse_duration(value[1:])
+            except ValueError:
+                raise ValueError(f"{value!r} is not an offset like +3h15m") from None
         else:
             try:
                 parsed = datetime.fromisoformat(value)
@@ -363,20 +400,24 @@ class Scenario(_Strict):
     def _consistent(self) -> Scenario:
         machines = self.all_machines
         if not machines:
-            raise ValueError("a scenario needs at least one machine (`machines` or `fleets`)")
+            raise ValueError("machines: a scenario needs at least one machine (`machines` or `fleets`)")
         ids = [m.id for m in machines]
+        places = [f"machines[{i}].id" for i in range(len(self.machines))]
+        places += [
+            f"fleets[{i}].id_format" for i, fleet in enumerate(self.fleets) for _ in range(fleet.count)
+        ]
         seen: set[str] = set()
-        for ident in ids:
+        for ident, place in zip(ids, places, strict=True):
             if ident in seen:
-                raise ValueError(f"machine id {ident!r} appears more than once")
+                raise ValueError(f"{place}: machine id {ident!r} appears more than once")
             seen.add(ident)
         for index, machine in enumerate(self.machines):
             if machine.ix40_machine_number is not None and machine.model != "index_ix40":
                 raise ValueError(f"machines[{index}].ix40_machine_number: only index_ix40 machines have one")
         names = [s.name for s in self.shifts]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"shift name {name!r} appears more than once")
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"shifts[{index}].name: shift name {name!r} appears more than once")
         self._check_agents(ids)
         agents = {a.name for a in self.agents}
         for index, event in enumerate(self.events):
@@ -390,6 +431,8 @@ class Scenario(_Strict):
         fronted: dict[str, str] = {}
         ports: dict[int, str] = {}
         for index, agent in enumerate(self.agents):
+            if any(other.name == agent.name for other in self.agents[:index]):
+                raise ValueError(f"agents[{index}].name: agent name {agent.name!r} appears more than once")
             if agent.port in ports:
                 raise ValueError(
                     f"agents[{index}].port: {agent.port} is already used by {ports[agent.port]!r}"

@@ -200,6 +200,8 @@ class Machine:
         if job is not None:
             self._emit_job(job)
         if spec.ix40:
+            for name, value in self._counters.items():
+                self._emit(name, value)
             self._bump("counter_power_on")
             self._emit("material_missing", False)
             for n in range(1, 9):

@@ -63,7 +63,9 @@ class Sink(Protocol):
 
 def format_utc(epoch: float) -> str:
     """Return ``epoch`` as an ISO 8601 UTC string with microseconds and a ``Z``."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    micros = round(epoch * 1_000_000)
+    seconds, micro = divmod(micros, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{micro:06d}Z"
 
 
 def _jsonable(value: Value) -> object:
@@ -103,21 +105,35 @@ class CountingSink:
 
 
 class JsonLinesSink:
-    """Writes one JSON object per observation: ``{"time", "machine", "signal", "value"}``."""
+    """Writes one JSON object per observation: ``{"time", "machine", "signal", "value"}``.
+
+    Times are ISO 8601 UTC with microseconds; the minute prefix is cached, since millions of observations
+    share few minutes.
+    """
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._minute = -1
+        self._prefix = ""
+        self._keys: dict[tuple[str, str], str] = {}
+
+    def _time(self, epoch: float) -> str:
+        micros = round(epoch * 1_000_000)
+        seconds, micro = divmod(micros, 1_000_000)
+        minute, second = divmod(seconds, 60)
+        if minute != self._minute:
+            self._minute = minute
+            self._prefix = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
+        return f"{self._prefix}{second:02d}.{micro:06d}Z"
 
     def emit(self, observation: Observation) -> None:
-        record = {
-            "time": format_utc(observation.time),
-            "machine": observation.machine,
-            "signal": observation.signal,
-            "value": _jsonable(observation.value),
-        }
-        self._stream.write(self._dumps(record))
-        self._stream.write("\n")
+        time, machine, signal, value = observation
+        key = self._keys.get((machine, signal))
+        if key is None:
+            key = f',"machine":{self._dumps(machine)},"signal":{self._dumps(signal)},"value":'
+            self._keys[(machine, signal)] = key
+        self._stream.write(f'{{"time":"{self._time(time)}"{key}{self._dumps(_jsonable(value))}}}\n')
 
 
 def replay(observations: Iterable[Observation], sink: Sink) -> None:

@@ -1,0 +1,1 @@
+"""Measurements of mestwin's hot paths (pytest-benchmark); nothing imports them."""
