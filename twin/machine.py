@@ -451,6 +451,9 @@ class Machine:
             self._emit("program_comment", comment)
             self._emit("spindle_speed", round(rpm, 1))
             self._emit("path_feedrate", round(feed, 1))
+            # A lathe with a sub-spindle hands the part over for the back-side finish.
+            for sub in self.spec.spindles[1:]:
+                self._emit(f"{sub}_speed", round(rpm, 1) if comment == "FINISH PASS" else 0.0)
             self._cutting = (rpm, feed, load)
             remaining = duration * share
             while remaining > _EPS:
@@ -496,6 +499,8 @@ class Machine:
         self._emit("spindle_speed", 0.0)
         self._emit("path_feedrate", 0.0)
         self._emit("spindle_load", 0.0)
+        for sub in self.spec.spindles[1:]:
+            self._emit(f"{sub}_speed", 0.0)
         self._last_cycle_end = now
         if run.good_parts >= run.planned_quantity:
             run.events.append((now, "completed"))

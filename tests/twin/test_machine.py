@@ -360,3 +360,13 @@ def test_unknown_alarm_category_is_refused_with_its_name() -> None:
     p, _ = plant((bad,))
     with pytest.raises(ValueError, match="unknown alarm category 'coolant'"):
         p.run()
+
+
+def test_lathe_sub_spindle_turns_only_for_the_back_side_finish() -> None:
+    lathe = machine(id="NLX", model="dmg_nlx2500")
+    _, sink = ran(machines=(lathe,), hours=0.5)
+    speeds = sink.of("NLX", "sub_spindle_speed")
+    turning = [o for o in speeds if isinstance(o.value, float) and o.value > 0]
+    assert turning
+    comments = {o.time: o.value for o in sink.of("NLX", "program_comment")}
+    assert all(comments.get(o.time) == "FINISH PASS" for o in turning)
