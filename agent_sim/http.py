@@ -1,0 +1,247 @@
+"""The agent's HTTP front: a bare ASGI application (no framework on these hot paths) and a uvicorn runner.
+
+Wiring::
+
+    uvicorn (httptools, uvloop) ── ASGI ──> AgentApp ── Request ──> Agent.handle ──> Response
+                                                         └── StreamPlan ──> multipart/mixed chunks
+    AgentServer: start/stop, restart (new instanceId, empty buffer), network drop, slow responses
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from agent_sim.agent import Agent, AgentError, Request, Response, StreamPlan
+from agent_sim.render_xml import ErrorInfo
+
+__all__ = ["AgentApp", "AgentServer"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_COMMON = [(b"server", b"MTConnectAgent")]
+_NO_CACHE = [(b"expires", b"-1"), (b"cache-control", b"no-store, max-age=0")]
+
+
+def _date() -> bytes:
+    return formatdate(usegmt=True).encode()
+
+
+class AgentApp:
+    """An ASGI application serving one ``Agent`` (which can be swapped, for an agent restart)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.delay_s = 0.0
+        """Added before every response, to simulate a slow agent."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        agent = self.agent
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        query = dict(parse_qsl(query_string, keep_blank_values=True))
+        accept = ""
+        for key, value in scope.get("headers", ()):
+            if key == b"accept":
+                accept = value.decode("latin-1")
+        client = scope.get("client") or ("127.0.0.1", 0)
+        path = unquote(scope.get("path", "/"))
+        raw_uri = path + ("?" + query_string if query_string else "")
+        request = Request(scope.get("method", "GET"), path, query, accept, str(client[0]), raw_uri)
+        if self.delay_s > 0:
+            await asyncio.sleep(self.delay_s)
+        result = agent.handle(request)
+        if isinstance(result, Response):
+            await self._respond(send, result, head=request.method == "HEAD")
+        else:
+            await self._stream(agent, request, result, receive, send)
+
+    @staticmethod
+    async def _respond(send: Send, response: Response, head: bool = False) -> None:
+        body = response.body.encode("utf-8")
+        headers = [
+            *_COMMON,
+            (b"date", _date()),
+            (b"content-type", response.content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *_NO_CACHE,
+        ]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def _stream(
+        self, agent: Agent, request: Request, plan: StreamPlan, receive: Receive, send: Send
+    ) -> None:
+        boundary = uuid.uuid4().hex
+        headers = [
+            *_COMMON,
+            (b"date", _date()),
+            (b"connection", b"close"),
+            (b"content-type", f"multipart/mixed;boundary={boundary}".encode()),
+            (b"expires", b"-1"),
+            (b"cache-control", b"no-cache, no-store, max-age=0"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+        async def part(document: str) -> None:
+            body = document.encode("utf-8")
+            head = f"--{boundary}\r\nContent-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+            await send(
+                {"type": "http.response.body", "body": head.encode() + body + b"\r\n", "more_body": True}
+            )
+
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        watcher = asyncio.ensure_future(disconnected())
+        try:
+            producer = asyncio.ensure_future(
+                self._sample_parts(agent, plan, part)
+                if plan.kind == "sample"
+                else self._current_parts(agent, plan, part)
+            )
+            done, _ = await asyncio.wait({watcher, producer}, return_when=asyncio.FIRST_COMPLETED)
+            if producer in done:
+                error = producer.exception()
+                if isinstance(error, AgentError):
+                    await part(agent.error_response(error, request).body)
+                elif error is not None:
+                    raise error
+            else:
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer
+        finally:
+            watcher.cancel()
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    async def _current_parts(agent: Agent, plan: StreamPlan, part: Callable[[str], Awaitable[None]]) -> None:
+        while True:
+            await part(agent.current_document(plan.items))
+            await asyncio.sleep(plan.interval_ms / 1000.0)
+
+    @staticmethod
+    async def _sample_parts(agent: Agent, plan: StreamPlan, part: Callable[[str], Awaitable[None]]) -> None:
+        """First part at once; then a part as soon as matching data arrives, at most every ``interval``;
+        an empty ``<Streams/>`` part when nothing arrives for ``heartbeat``."""
+        interval = plan.interval_ms / 1000.0
+        heartbeat = plan.heartbeat_ms / 1000.0
+        next_sequence = plan.next_sequence
+        first = True
+        last_sent = time.monotonic()
+        while True:
+            if next_sequence < agent.buffer.first_sequence:
+                raise AgentError(
+                    [ErrorInfo("INTERNAL_ERROR", "Client fell too far behind, disconnecting")], 404
+                )
+            doc, following, selected = agent.sample_chunk(plan.items, next_sequence, plan.count)
+            now = time.monotonic()
+            if first or selected or now - last_sent >= heartbeat:
+                await part(doc)
+                next_sequence = following
+                first = False
+                last_sent = time.monotonic()
+                if interval > 0:
+                    await asyncio.sleep(interval)
+                continue
+            next_sequence = following
+            waiter = agent.wait_for_data()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, max(0.0, last_sent + heartbeat - now))
+
+
+class AgentServer:
+    """Runs an ``AgentApp`` with uvicorn on ``host:port`` inside the current event loop.
+
+    Faults for tests and scenarios: ``restart()`` replaces the agent (new instanceId, empty buffer);
+    ``drop_network(seconds)`` closes the listening socket and every connection for a while; ``slow()`` adds
+    a delay to every response.
+    """
+
+    def __init__(self, agent: Agent, host: str = "127.0.0.1", port: int = 5000) -> None:
+        self.app = AgentApp(agent)
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def agent(self) -> Agent:
+        return self.app.agent
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Start listening; returns once the socket is bound (the port is resolved when it was 0)."""
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        # Signals belong to the command line that runs the agents, not to each server.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        self._server = server
+        self._task = asyncio.create_task(server.serve())
+        while not server.started:
+            if self._task.done():
+                self._task.result()
+                raise OSError(f"agent server on {self.host}:{self.port} did not start")
+            await asyncio.sleep(0.01)
+        if self.port == 0:
+            self.port = server.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection."""
+        server, task = self._server, self._task
+        if server is None or task is None:
+            return
+        server.should_exit = True
+        server.force_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._server = self._task = None
+
+    async def drop_network(self, seconds: float) -> None:
+        """Refuse connections (and drop open ones) for ``seconds``, then listen again on the same port."""
+        await self.stop()
+        await asyncio.sleep(seconds)
+        await self.start()
+
+    def restart(self, agent: Agent) -> None:
+        """Swap in a freshly started agent (as after a process restart)."""
+        self.app.agent = agent
+
+    def slow(self, delay_s: float) -> None:
+        self.app.delay_s = delay_s
