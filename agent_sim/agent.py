@@ -17,7 +17,7 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from lxml import etree
 
 from agent_sim.buffer import UNAVAILABLE, ConditionState, Observation, ObservationBuffer, Snapshot
 from agent_sim.devices import DataItem, Device, DeviceModel, load_devices
+from agent_sim.render_json import JSON_TYPE, assets_json, devices_json, error_json, streams_json
 from agent_sim.render_xml import (
     SCHEMA_VERSIONS,
     ErrorInfo,
@@ -85,6 +86,20 @@ class Request:
     remote: str = "127.0.0.1"
     raw_uri: str = ""
 
+    @property
+    def wants_json(self) -> bool:
+        """``format=json|xml`` wins; otherwise the first Accept entry ending in json or xml (default XML)."""
+        fmt = self.query.get("format")
+        if fmt is not None:
+            return fmt.lower() == "json"
+        for entry in self.accept.split(","):
+            media = entry.split(";")[0].strip().lower()
+            if media.endswith("json"):
+                return True
+            if media.endswith("xml"):
+                return False
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class Response:
@@ -104,7 +119,7 @@ class StreamPlan:
     heartbeat_ms: int
     count: int
     next_sequence: int = 0
-    boundary: str = field(default="")
+    json: bool = False
 
 
 def _agent_device_xml(uuid: str, ident: str) -> str:
@@ -266,9 +281,11 @@ class Agent:
         doc = "MTConnectAssets" if "asset" in request.path else "MTConnectStreams"
         if request.path.rstrip("/").endswith("probe") or request.path == "/":
             doc = "MTConnectDevices"
-        body = error_document(
-            exc.errors, self.info, self.creation_time(), uri=request.raw_uri or request.path, request=doc
-        )
+        uri = request.raw_uri or request.path
+        if request.wants_json:
+            body = error_json(exc.errors, self.info, self.creation_time(), uri=uri, request=doc)
+            return Response(exc.status, JSON_TYPE, body)
+        body = error_document(exc.errors, self.info, self.creation_time(), uri=uri, request=doc)
         return Response(exc.status, XML_TYPE, body)
 
     def _route(self, request: Request) -> Response | StreamPlan:
@@ -280,34 +297,35 @@ class Agent:
             )
         parts = [p for p in request.path.split("/") if p]
         query = request.query
+        js = request.wants_json
         device_type = query.get("deviceType")
         if device_type is not None and device_type not in ("Device", "Agent"):
             raise self._invalid_uri(request)
         if not parts:
-            return self._probe(None, device_type)
+            return self._probe(None, device_type, js)
         if len(parts) == 1:
             head = parts[0]
             if head == "probe":
-                return self._probe(None, device_type)
+                return self._probe(None, device_type, js)
             if head == "current":
-                return self._current(None, query, device_type)
+                return self._current(None, query, device_type, js)
             if head == "sample":
-                return self._sample(None, query, device_type)
+                return self._sample(None, query, device_type, js)
             if head in ("assets", "asset"):
-                return self._assets(None, query)
-            return self._probe(head, device_type)
+                return self._assets(None, query, js)
+            return self._probe(head, device_type, js)
         if len(parts) == 2:
             head, tail = parts
             if head in ("assets", "asset"):
-                return self._asset_ids(tail.split(";"))
+                return self._asset_ids(tail.split(";"), js)
             if tail == "probe":
-                return self._probe(head, device_type)
+                return self._probe(head, device_type, js)
             if tail == "current":
-                return self._current(head, query, device_type)
+                return self._current(head, query, device_type, js)
             if tail == "sample":
-                return self._sample(head, query, device_type)
+                return self._sample(head, query, device_type, js)
             if tail in ("assets", "asset"):
-                return self._assets(head, query)
+                return self._assets(head, query, js)
         raise self._invalid_uri(request)
 
     def _invalid_uri(self, request: Request) -> AgentError:
@@ -405,16 +423,22 @@ class Agent:
 
     # probe
 
-    def _probe(self, name: str | None, device_type: str | None) -> Response:
+    def _probe(self, name: str | None, device_type: str | None, js: bool) -> Response:
         devices = self._devices(name, device_type)
         asset_count = sum(1 for a in self.assets.values() if not a.removed)
+        if js:
+            return Response(
+                200,
+                JSON_TYPE,
+                devices_json(self.model, devices, self.info, self.creation_time(), asset_count),
+            )
         body = devices_document(self.model, devices, self.info, self.creation_time(), asset_count)
         return Response(200, XML_TYPE, body)
 
     # current
 
     def _current(
-        self, name: str | None, query: Mapping[str, str], device_type: str | None
+        self, name: str | None, query: Mapping[str, str], device_type: str | None, js: bool
     ) -> Response | StreamPlan:
         devices = self._devices(name, device_type)
         items = self._items(devices, query.get("path"))
@@ -424,10 +448,14 @@ class Agent:
             if at is not None:
                 raise _error("INVALID_REQUEST", "'at' cannot be used with an interval (streaming)")
             self._check("interval", interval, 0, INT32_MAX)
-            return StreamPlan("current", devices, items, interval, 10_000, 0)
+            return StreamPlan("current", devices, items, interval, 10_000, 0, json=js)
+        if js:
+            return Response(200, JSON_TYPE, self.current_document(items, at, js=True))
         return Response(200, XML_TYPE, self.current_document(items, at))
 
-    def current_document(self, items: frozenset[str] | None, at: int | None = None) -> str:
+    def current_document(
+        self, items: frozenset[str] | None, at: int | None = None, *, js: bool = False
+    ) -> str:
         """The /current document for ``items`` (None: all), as of ``at`` or now; cached until new data."""
         buffer = self.buffer
         if at is not None:
@@ -435,7 +463,7 @@ class Agent:
             state: Snapshot = buffer.snapshot_at(at)
             nxt = at + 1
         else:
-            key = (items, self.creation_time())
+            key = (items, self.creation_time(), js)
             cached = self._current_cache.get(key)
             if cached is not None and cached[0] == buffer.next_sequence:
                 return cached[1]
@@ -448,7 +476,8 @@ class Agent:
                 observations.extend(entry)
             else:
                 observations.append(entry)
-        doc = streams_document(
+        render = streams_json if js else streams_document
+        doc = render(
             self.model,
             observations,
             self.info,
@@ -458,13 +487,13 @@ class Agent:
         if at is None:
             if len(self._current_cache) > 256:
                 self._current_cache.clear()
-            self._current_cache[(items, self.creation_time())] = (buffer.next_sequence, doc)
+            self._current_cache[(items, self.creation_time(), js)] = (buffer.next_sequence, doc)
         return doc
 
     # sample
 
     def _sample(
-        self, name: str | None, query: Mapping[str, str], device_type: str | None
+        self, name: str | None, query: Mapping[str, str], device_type: str | None, js: bool
     ) -> Response | StreamPlan:
         devices = self._devices(name, device_type)
         items = self._items(devices, query.get("path"))
@@ -483,16 +512,18 @@ class Agent:
             if start is not None:
                 self._check("from", start, self.buffer.first_sequence - 1, self.buffer.next_sequence + 1)
             begin = start if start is not None else self.buffer.next_sequence
-            return StreamPlan("sample", devices, items, interval, heartbeat, count, begin)
-        doc, _, _ = self.sample_document(items, start, to, count)
-        return Response(200, XML_TYPE, doc)
+            return StreamPlan("sample", devices, items, interval, heartbeat, count, begin, json=js)
+        doc, _, _ = self.sample_document(items, start, to, count, js=js)
+        return Response(200, JSON_TYPE if js else XML_TYPE, doc)
 
-    def sample_chunk(self, items: frozenset[str] | None, start: int, count: int) -> tuple[str, int, int]:
+    def sample_chunk(
+        self, items: frozenset[str] | None, start: int, count: int, *, js: bool = False
+    ) -> tuple[str, int, int]:
         """One part of a sample stream from ``start``: (document, its nextSequence, observations in it)."""
-        return self.sample_document(items, min(start, self.buffer.next_sequence), None, count)
+        return self.sample_document(items, min(start, self.buffer.next_sequence), None, count, js=js)
 
     def sample_document(
-        self, items: frozenset[str] | None, start: int | None, to: int | None, count: int
+        self, items: frozenset[str] | None, start: int | None, to: int | None, count: int, *, js: bool = False
     ) -> tuple[str, int, int]:
         """The /sample document, its nextSequence and how many observations it holds.
 
@@ -537,7 +568,8 @@ class Agent:
                     if len(selected) >= count:
                         next_sequence = obs.sequence + 1
                         break
-        doc = streams_document(
+        render = streams_json if js else streams_document
+        doc = render(
             self.model,
             selected,
             self.info,
@@ -548,7 +580,7 @@ class Agent:
 
     # assets
 
-    def _assets(self, device_name: str | None, query: Mapping[str, str]) -> Response:
+    def _assets(self, device_name: str | None, query: Mapping[str, str], js: bool) -> Response:
         count = self._int(query, "count", unsigned=False, default=100)
         assert count is not None
         asset_type = query.get("type")
@@ -571,14 +603,17 @@ class Agent:
             chosen.append(asset.xml)
             if len(chosen) >= count:
                 break
-        live = sum(1 for a in self.assets.values() if not a.removed)
-        return Response(200, XML_TYPE, assets_document(chosen, self.info, self.creation_time(), live))
+        return self._assets_response(chosen, js)
 
-    def _asset_ids(self, ids: list[str]) -> Response:
+    def _assets_response(self, xml: list[str], js: bool) -> Response:
+        live = sum(1 for a in self.assets.values() if not a.removed)
+        if js:
+            return Response(200, JSON_TYPE, assets_json(xml, self.info, self.creation_time(), live))
+        return Response(200, XML_TYPE, assets_document(xml, self.info, self.creation_time(), live))
+
+    def _asset_ids(self, ids: list[str], js: bool) -> Response:
         missing = [i for i in ids if i not in self.assets]
         if missing:
             errors = [ErrorInfo("ASSET_NOT_FOUND", f"Cannot find asset: {i}", asset_id=i) for i in missing]
             raise AgentError(errors, 404)
-        live = sum(1 for a in self.assets.values() if not a.removed)
-        body = assets_document([self.assets[i].xml for i in ids], self.info, self.creation_time(), live)
-        return Response(200, XML_TYPE, body)
+        return self._assets_response([self.assets[i].xml for i in ids], js)

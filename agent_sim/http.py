@@ -91,6 +91,7 @@ class AgentApp:
         self, agent: Agent, request: Request, plan: StreamPlan, receive: Receive, send: Send
     ) -> None:
         boundary = uuid.uuid4().hex
+        part_type = "application/mtconnect+json" if plan.json else "application/xml"
         headers = [
             *_COMMON,
             (b"date", _date()),
@@ -103,7 +104,7 @@ class AgentApp:
 
         async def part(document: str) -> None:
             body = document.encode("utf-8")
-            head = f"--{boundary}\r\nContent-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+            head = f"--{boundary}\r\nContent-Type: {part_type}\r\nContent-Length: {len(body)}\r\n\r\n"
             await send(
                 {"type": "http.response.body", "body": head.encode() + body + b"\r\n", "more_body": True}
             )
@@ -138,7 +139,7 @@ class AgentApp:
     @staticmethod
     async def _current_parts(agent: Agent, plan: StreamPlan, part: Callable[[str], Awaitable[None]]) -> None:
         while True:
-            await part(agent.current_document(plan.items))
+            await part(agent.current_document(plan.items, js=plan.json))
             await asyncio.sleep(plan.interval_ms / 1000.0)
 
     @staticmethod
@@ -155,7 +156,7 @@ class AgentApp:
                 raise AgentError(
                     [ErrorInfo("INTERNAL_ERROR", "Client fell too far behind, disconnecting")], 404
                 )
-            doc, following, selected = agent.sample_chunk(plan.items, next_sequence, plan.count)
+            doc, following, selected = agent.sample_chunk(plan.items, next_sequence, plan.count, js=plan.json)
             now = time.monotonic()
             if first or selected or now - last_sent >= heartbeat:
                 await part(doc)

@@ -262,7 +262,9 @@ class ShdrDecoder:
         if self._pieces and not self._skip_line:
             self._line("".join(self._pieces), out)
         if self._header is not None:
-            self._emit(Malformed(self._header, f"stream ended before the terminator {self._terminator!r}"), out)
+            self._emit(
+                Malformed(self._header, f"stream ended before the terminator {self._terminator!r}"), out
+            )
         self._pieces, self._pending, self._skip_line, self._header = [], 0, False, None
         self._utf8.reset()
         return out
@@ -279,7 +281,7 @@ class ShdrDecoder:
 
     def _line(self, line: str, out: list[Decoded]) -> None:
         if self._header is not None:
-            self._body_line(line, out)
+            self._body_line(self._header, line, out)
             return
         line = line.rstrip(_WS)
         if not line:
@@ -291,9 +293,7 @@ class ShdrDecoder:
             return
         self._emit(_decode(line, None), out)
 
-    def _body_line(self, line: str, out: list[Decoded]) -> None:
-        header = self._header
-        assert header is not None
+    def _body_line(self, header: str, line: str, out: list[Decoded]) -> None:
         if line.rstrip(_WS) == self._terminator:
             self._header = None
             if self._body is not None:
@@ -415,7 +415,7 @@ def _command(line: str, body: str | None) -> Decoded:
     rest = line[1:].lstrip(_WS)
     key, colon, value = rest.partition(":")
     if not colon:  # '* PING', '* PONG 10000'
-        key, _, value = rest.partition(" ")
+        key, value = ([*rest.split(None, 1), ""])[:2]
     key, value = key.strip(_WS).lower(), value.strip(_WS)
     if not key:
         return Malformed(line, "'*' command without a name")
@@ -445,7 +445,7 @@ def _asset(line: str, stamp: ShdrTimestamp, tokens: list[str], body: str | None)
         return AssetCommand(stamp, kind, tokens[1], None, None)
     if kind == "update":
         return AssetCommand(stamp, kind, tokens[1], None, "|".join(tokens[2:]) or None)
-    if len(tokens) < 4 and body is None:
+    if len(tokens) < (4 if body is None else 3):
         return Malformed(line, "@ASSET@ needs an asset id, a type and a body")
     # An unquoted '|' inside single-line XML split it into tokens; rejoin them.
     text = "|".join(tokens[3:])
@@ -810,7 +810,9 @@ def encode_time_series(key: str, values: Sequence[float], rate: float | None = N
 
 def _entry_key(key: str) -> str:
     if not key or any(char in _KEY_STOP for char in key):
-        raise ValueError(f"data set key ({key!r}) must be non-empty without spaces, '=', '|', braces or quotes")
+        raise ValueError(
+            f"data set key ({key!r}) must be non-empty without spaces, '=', '|', braces or quotes"
+        )
     return key
 
 
@@ -825,14 +827,19 @@ def _entry(key: str, value: str | None) -> str:
     raise ValueError(f"data set value ({value!r}) cannot be written in SHDR")
 
 
+def _with_trigger(text: str, reset_trigger: str | None) -> str:
+    if not reset_trigger:
+        return text
+    return f":{_entry_key(reset_trigger)} {text}".rstrip()
+
+
 def encode_data_set(entries: Sequence[tuple[str, str | None]], reset_trigger: str | None = None) -> str:
     """Returns a DATA_SET value (``:TRIGGER a=1 b c="x y"``); a None value removes its key.
 
     Raises:
         ValueError: a key or value that the SHDR data set grammar cannot carry.
     """
-    text = " ".join(_entry(key, value) for key, value in entries)
-    return f":{reset_trigger} {text}".rstrip() if reset_trigger else text
+    return _with_trigger(" ".join(_entry(key, value) for key, value in entries), reset_trigger)
 
 
 def encode_table(
@@ -849,11 +856,8 @@ def encode_table(
             parts.append(_entry_key(key))
         else:
             inner = " ".join(_entry(cell, value) for cell, value in cells)
-            if "}" in inner:
-                raise ValueError(f"row ({key!r}) cells must not contain '}}'")
             parts.append(f"{_entry_key(key)}={{{inner}}}")
-    text = " ".join(parts)
-    return f":{reset_trigger} {text}".rstrip() if reset_trigger else text
+    return _with_trigger(" ".join(parts), reset_trigger)
 
 
 def encode_asset(epoch: float, asset_id: str, asset_type: str, xml: str) -> str:
