@@ -1,0 +1,115 @@
+"""An SHDR adapter server: listens on TCP, sends SHDR lines to every connected agent, answers heartbeats.
+
+Wiring::
+
+    producer (twin bridge, log replay) ── send(lines) ──> ShdrAdapterServer ──> every connected client
+                                                               │  on connect: snapshot() lines first
+    client ── "* PING" ──> "* PONG <ms>";  anything else from a client is ignored
+    a client that stops reading (write buffer over the limit) is disconnected rather than allowed to
+    hold memory without bound
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from agent_sim.shdr import Command, ShdrDecoder, pong
+
+__all__ = ["ShdrAdapterServer"]
+
+log = logging.getLogger(__name__)
+
+
+class ShdrAdapterServer:
+    """One SHDR adapter on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7878,
+        *,
+        heartbeat_ms: int = 10_000,
+        snapshot: Callable[[], str] | None = None,
+        max_buffer_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.heartbeat_ms = heartbeat_ms
+        self._snapshot = snapshot
+        self._max_buffer = max_buffer_bytes
+        self._server: asyncio.base_events.Server | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.lines_sent = 0
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and close every client connection."""
+        if self._server is not None:
+            self._server.close()
+            await self.disconnect_all()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def disconnect_all(self) -> None:
+        """Drop every connected client (the listening socket stays open, so agents reconnect)."""
+        for writer in list(self._clients):
+            self._drop(writer)
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def send(self, text: str) -> None:
+        """Send one or more complete lines (each ending in a newline) to every client."""
+        if not text or not self._clients:
+            return
+        data = text.encode("utf-8")
+        self.lines_sent += text.count("\n")
+        for writer in list(self._clients):
+            transport = writer.transport
+            if transport.is_closing():
+                self._drop(writer)
+                continue
+            if transport.get_write_buffer_size() > self._max_buffer:
+                log.warning("SHDR client on port %d is not reading; disconnecting it", self.port)
+                self._drop(writer)
+                continue
+            writer.write(data)
+
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        self._clients.discard(writer)
+        with contextlib.suppress(Exception):
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        try:
+            if self._snapshot is not None:
+                writer.write(self._snapshot().encode("utf-8"))
+            self._clients.add(writer)
+            decoder = ShdrDecoder()
+            while True:
+                data = await reader.read(4096)
+                if not data:
+                    break
+                for record in decoder.feed(data):
+                    if isinstance(record, Command) and record.key == "ping":
+                        writer.write(pong(self.heartbeat_ms).encode())
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._drop(writer)
+            self._tasks.discard(task)  # type: ignore[arg-type]

@@ -1,0 +1,206 @@
+"""SHDR records from one adapter onto an agent's data items, with the reference agent's rules.
+
+Keys are looked up by id, then name, then source (``device:key`` picks another device); an unknown key is
+logged once and skipped; a malformed value is counted and the rest of its line dropped, never the
+connection. In legacy mode (``shdrVersion`` 1) a multi-field value (condition, message, time series...)
+ends its line. Event values are upper-cased unless told otherwise. Assets go to the agent's asset store.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from agent_sim.agent import Agent, Asset, iso_timestamp
+from agent_sim.buffer import UNAVAILABLE, ConditionState, DataSetState
+from agent_sim.devices import DataItem, Device
+from agent_sim.shdr import (
+    AlarmValue,
+    AssetCommand,
+    Command,
+    ConditionValue,
+    DataLine,
+    DataSetValue,
+    Decoded,
+    Malformed,
+    MessageValue,
+    ResetValue,
+    TableValue,
+    TimeSeriesValue,
+    take_value,
+)
+
+__all__ = ["IngestStats", "ShdrIngest"]
+
+log = logging.getLogger(__name__)
+
+_SINGLE_TOKEN = frozenset({"SAMPLE", "EVENT", "DATA_SET", "TABLE"})
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """What an adapter sent: lines, observations kept, malformed lines, unknown keys."""
+
+    lines: int = 0
+    observations: int = 0
+    malformed: int = 0
+    unknown_keys: set[str] = field(default_factory=set)
+
+
+class ShdrIngest:
+    """Applies one adapter's decoded SHDR records to ``agent`` for ``device``."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        device: Device,
+        *,
+        upcase_values: bool = True,
+        ignore_timestamps: bool = False,
+    ) -> None:
+        self.agent = agent
+        self.device = device
+        self.upcase_values = upcase_values
+        self.ignore_timestamps = ignore_timestamps
+        self.shdr_version = 1
+        self.touched: set[DataItem] = set()
+        """Data items this adapter has set: they go UNAVAILABLE when it disconnects."""
+        self.stats = IngestStats()
+
+    def handle(self, record: Decoded) -> None:
+        """Apply one record; never raises for bad input."""
+        if isinstance(record, DataLine):
+            self._line(record)
+        elif isinstance(record, Command):
+            self._command(record)
+        elif isinstance(record, AssetCommand):
+            self._asset(record)
+        else:
+            self._malformed(record)
+
+    def _malformed(self, record: Malformed) -> None:
+        self.stats.malformed += 1
+        if self.stats.malformed <= 10:
+            log.warning("skipped a malformed SHDR line (%s): %.200s", record.reason, record.line)
+
+    def _timestamp(self, line: DataLine | AssetCommand) -> str:
+        epoch = line.timestamp.epoch
+        if epoch is None or self.ignore_timestamps:
+            epoch = time.time()
+        return iso_timestamp(epoch)
+
+    def _line(self, line: DataLine) -> None:
+        self.stats.lines += 1
+        tokens = line.tokens
+        stamp = self._timestamp(line)
+        duration = line.timestamp.duration
+        index = 0
+        while index < len(tokens):
+            key = tokens[index]
+            device = self.device
+            if ":" in key:
+                prefix, rest = key.split(":", 1)
+                other = self.agent.model.device(prefix)
+                if other is not None:
+                    device, key = other, rest
+            item = self.agent.model.lookup(device, key)
+            if item is None:
+                if key not in self.stats.unknown_keys:
+                    self.stats.unknown_keys.add(key)
+                    log.info("SHDR key %r matches no data item of %s; skipped", key, device.name)
+                index += 2  # the reference agent skips the value that follows an unknown key
+                continue
+            if index + 1 >= len(tokens):
+                self._malformed(Malformed("|".join(tokens), f"{key!r} has no value"))
+                return
+            result = take_value(
+                item.kind, tokens, index + 1, resettable=bool(item.reset_triggers) or item.kind == "DATA_SET"
+            )
+            if isinstance(result, Malformed):
+                self._malformed(result)
+                return
+            value, following = result
+            self._observe(item, value, stamp, duration)
+            if self.shdr_version < 2 and item.kind not in _SINGLE_TOKEN:
+                return
+            index = following
+
+    def _observe(self, item: DataItem, value: object, stamp: str, duration: float | None) -> None:
+        agent = self.agent
+        extra: dict[str, object] = {}
+        if duration is not None:
+            extra["duration"] = duration
+        converted: object
+        if isinstance(value, ConditionValue):
+            converted = ConditionState(
+                value.level,
+                value.native_code or None,
+                value.native_severity or None,
+                value.qualifier or None,
+                value.text or None,
+                value.condition_id or None,
+            )
+        elif isinstance(value, ResetValue):
+            converted = value.value
+            extra["reset_triggered"] = value.reset_trigger
+        elif isinstance(value, MessageValue):
+            converted = value.text or ""
+            if value.native_code:
+                extra["attributes"] = f'nativeCode="{value.native_code}"'
+        elif isinstance(value, TimeSeriesValue):
+            converted = " ".join(f"{v:g}" for v in value.values)
+            extra["sample_count"] = value.count
+            extra["sample_rate"] = value.rate
+        elif isinstance(value, DataSetValue):
+            converted = DataSetState(value.entries, value.reset_trigger)
+        elif isinstance(value, TableValue):
+            converted = DataSetState(value.rows, value.reset_trigger)
+        elif isinstance(value, AlarmValue):
+            converted = value.text or ""
+        else:
+            text = str(value)
+            if text.upper() == UNAVAILABLE:
+                converted = UNAVAILABLE
+            elif item.category == "SAMPLE":
+                try:
+                    float(text.split()[0]) if text else float("nan")
+                except ValueError:
+                    self._malformed(Malformed(text, f"{item.id}: {text!r} is not a number"))
+                    return
+                converted = text
+            else:
+                converted = text.upper() if self.upcase_values else text
+        if agent.add(item, converted, stamp, **extra) is not None:  # type: ignore[arg-type]
+            self.stats.observations += 1
+        self.touched.add(item)
+
+    def _command(self, command: Command) -> None:
+        if command.key == "shdrversion":
+            try:
+                self.shdr_version = int(command.value.strip() or "1")
+            except ValueError:
+                self._malformed(Malformed(f"* shdrVersion: {command.value}", "not a number"))
+        elif command.key == "device":
+            device = self.agent.model.device(command.value.strip())
+            if device is None:
+                log.warning("SHDR '* device: %s' names no device of this agent", command.value)
+            else:
+                self.device = device
+
+    def _asset(self, command: AssetCommand) -> None:
+        stamp = self._timestamp(command)
+        agent = self.agent
+        if command.kind == "asset" and command.asset_id and command.asset_type and command.body:
+            asset_id = command.asset_id
+            if asset_id.startswith("@"):
+                asset_id = self.device.uuid + asset_id[1:]
+            agent.add_asset(Asset(asset_id, command.asset_type, self.device.uuid, stamp, command.body))
+        elif command.kind == "remove" and command.asset_id:
+            agent.remove_asset(command.asset_id, stamp)
+        elif command.kind == "remove_all":
+            for asset in list(agent.assets.values()):
+                if not command.asset_type or asset.asset_type == command.asset_type:
+                    agent.remove_asset(asset.asset_id, stamp)
+        else:
+            self._malformed(Malformed(f"@{command.kind}@ {command.asset_id}", "unsupported asset command"))
