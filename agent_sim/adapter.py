@@ -95,7 +95,7 @@ class ShdrAdapterServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         try:
             if self._snapshot is not None:
                 writer.write(self._snapshot().encode("utf-8"))
@@ -112,4 +112,4 @@ class ShdrAdapterServer:
             pass
         finally:
             self._drop(writer)
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)

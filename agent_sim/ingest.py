@@ -171,7 +171,7 @@ class ShdrIngest:
                 converted = text
             else:
                 converted = text.upper() if self.upcase_values else text
-        if agent.add(item, converted, stamp, **extra) is not None:  # type: ignore[arg-type]
+        if agent.add(item, converted, stamp, **extra) is not None:
             self.stats.observations += 1
         self.touched.add(item)
 
