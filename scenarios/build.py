@@ -13,6 +13,7 @@ from twin.shift_calendar import BreakDefinition, ShiftCalendar, ShiftDefinition
 __all__ = ["event_time", "plant_config"]
 
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+_WORKING_EVENTS = {"estop", "alarm", "feed_hold", "power_off"}
 _MACHINE_EVENTS = {
     "estop",
     "alarm",
@@ -101,7 +102,7 @@ def plant_config(scenario: Scenario, source: str = "<scenario>") -> PlantConfig:
     end = start + info.duration_s
     shifts = _shifts(scenario)
     try:
-        ShiftCalendar(shifts, info.tz, info.day_start).instances(start, end)
+        instances = ShiftCalendar(shifts, info.tz, info.day_start).instances(start, end)
     except ValueError as exc:
         raise ScenarioError(f"{source}: shifts: {exc}") from exc
     machines = scenario.all_machines
@@ -115,6 +116,13 @@ def plant_config(scenario: Scenario, source: str = "<scenario>") -> PlantConfig:
             )
         if event.kind not in _MACHINE_EVENTS or event.machine is None:
             continue
+        if event.kind in _WORKING_EVENTS and not any(
+            s.start <= at < s.end and s.in_break(at) is None for s in instances
+        ):
+            raise ScenarioError(
+                f"{source}: events[{index}].at: {event.at!r} falls outside the shifts or in a break; "
+                f"a {event.kind} needs a working machine"
+            )
         if event.kind == "alarm":
             from twin.alarm_catalog import find
 

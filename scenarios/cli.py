@@ -96,7 +96,11 @@ def twin(
     with ExitStack() as stack:
         sink: Sink
         if observations:
-            stream = stack.enter_context((out / "observations.jsonl").open("w", encoding="utf-8"))
+            path = out / "observations.jsonl"
+            try:
+                stream = stack.enter_context(path.open("w", encoding="utf-8"))
+            except OSError as exc:
+                _fail(f"{path}: cannot be written: {exc.strerror}")
             sink = JsonLinesSink(stream)
         else:
             sink = CountingSink()
@@ -106,7 +110,10 @@ def twin(
             _fail(str(exc))
     results = plant.truth()
     document = truth_document(scenario.scenario.name, plant, results, wall)
-    write_json(out / "truth.json", document)
+    try:
+        write_json(out / "truth.json", document)
+    except OSError as exc:
+        _fail(f"{out / 'truth.json'}: cannot be written: {exc.strerror}")
     if not quiet:
         _print_truth(document)
         _err.print(f"wrote {out / 'truth.json'} in {wall:.2f} s", highlight=False)

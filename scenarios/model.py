@@ -72,7 +72,7 @@ def _hhmm(value: object) -> object:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScenarioInfo(_Strict):
@@ -243,7 +243,7 @@ class _MachineBase(_Strict):
     power_off_outside_shifts: bool = True
     sample_interval_s: float = Field(
         5.0,
-        gt=0,
+        ge=0.01,
         description="Seconds between samples of continuous signals (spindle load, feed, positions).",
     )
 

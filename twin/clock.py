@@ -35,7 +35,10 @@ def local_to_epoch(local: datetime, tz: ZoneInfo) -> float:
     """
     if local.tzinfo is not None:
         raise ValueError(f"local date-time {local.isoformat()} must be naive (no UTC offset)")
-    return local.replace(tzinfo=tz).astimezone(UTC).timestamp()
+    try:
+        return local.replace(tzinfo=tz).astimezone(UTC).timestamp()
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"local date-time {local.isoformat()} is out of the supported range") from exc
 
 
 def local_midnights(start: float, end: float, tz: ZoneInfo) -> list[float]:

@@ -6,7 +6,8 @@ The definitions (shared with the MES; reference: ISO 22400-2 and the seed formul
 * planned busy time ``planned_s``: scheduled time, plus any time the machine produced outside it (a machine
   that runs through a break turns that part of the break into planned time, so A never exceeds 1);
 * run time ``run_s``: time in a producing state; ``downtime_s = planned_s - run_s``;
-* a part belongs to the window containing its completion instant (half-open windows);
+* a part belongs to the window in which it was completed, counting a window as ``(start, end]``: a part
+  completed exactly at a window's start closes run time of the window before, so it belongs there;
 * ``A = run / planned``, ``P = sum(ICT x total) / run``,
   ``Q = sum(ICT x good) / sum(ICT x total)`` (time-weighted: good/total for a single ideal cycle time),
   ``OEE = sum(ICT x good) / planned``, so that
@@ -116,7 +117,7 @@ def kpis_for_window(ledger: MachineLedger, scheduled: Sequence[Span], start: flo
     total = good = 0
     ideal_total = ideal_good = 0.0
     for part in ledger.parts:
-        if start <= part.end < end:
+        if start < part.end <= end:
             total += 1
             ideal_total += part.ideal_cycle_s
             if part.good:

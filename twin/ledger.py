@@ -92,12 +92,29 @@ class MachineLedger:
         return self._detail
 
     def set_state(self, t: float, state: MachineState, detail: str | None = None) -> None:
-        """Enter ``state`` at ``t``; the previous state's interval ends there. Re-entering is a no-op."""
+        """Enter ``state`` at ``t``; the previous state's interval ends there. Re-entering is a no-op.
+
+        Raises:
+            ValueError: the ledger is closed.
+        """
+        if self._closed:
+            raise ValueError(f"the ledger of {self.machine_id} is closed; no state can follow")
         if state is self._state and detail == self._detail:
             return
         if t > self._since:
             self.intervals.append(StateInterval(self._since, t, self._state, self._detail))
         self._state, self._detail, self._since = state, detail, t
+
+    def view(self, until: float) -> MachineLedger:
+        """A closed copy of the ledger as of ``until``; this ledger goes on unchanged."""
+        copy = MachineLedger(self.machine_id, self.model, self._since)
+        copy.intervals = list(self.intervals)
+        copy.parts = [p for p in self.parts if p.end <= until]
+        copy.alarms = [a for a in self.alarms if a.onset <= until]
+        copy.runs = self.runs
+        copy._state, copy._detail, copy._since = self._state, self._detail, self._since
+        copy.close(until)
+        return copy
 
     def close(self, end: float) -> None:
         """End the timeline at ``end``: the open interval is closed there (idempotent)."""
@@ -119,3 +136,7 @@ class TruthLedger:
     def close(self) -> None:
         for ledger in self.machines.values():
             ledger.close(self.end)
+
+    def view(self, until: float) -> TruthLedger:
+        """The truth so far, as a closed ledger ending at ``until``."""
+        return TruthLedger(self.start, until, {k: m.view(until) for k, m in self.machines.items()})

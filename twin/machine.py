@@ -36,6 +36,8 @@ Span = tuple[float, float]
 
 REPAIR_PRIORITY = 0
 SETUP_PRIORITY = 1
+WARM_FOR_S = 3600.0
+"""A machine that has not cut for this long (or was switched off) warms up at its next shift start."""
 _EPS = 1e-9
 
 
@@ -87,6 +89,7 @@ class Machine:
         ledger: MachineLedger,
         sink: Sink,
         rng: random.Random,
+        signal_rng: random.Random | None = None,
         operators: simpy.PriorityResource,
         events: Sequence[EventConfig] = (),
         local_midnights: Sequence[float] = (),
@@ -101,6 +104,8 @@ class Machine:
         self._planned_stops = sorted(planned_stops)
         self._sink = sink
         self._rng = rng
+        # Signals draw from their own stream, so the truth does not depend on the sampling rate.
+        self._signal_rng = signal_rng if signal_rng is not None else random.Random(rng.random())
         self._operators = operators
         self._id = config.id
         self._last: dict[str, Value] = {}
@@ -117,7 +122,13 @@ class Machine:
         self._part_count_bad = 0
         self._tool_life = 100.0
         self._tool_change_due = False
-        self._last_cycle_end: float | None = None
+        self._last_active: float | None = None
+        self._setup_left = 0.0
+        self._setup_begun = False
+        self._shift: ShiftInstance | None = None
+        self._pending_rejects = 0
+        self._active: dict[str, AlarmRecord] = {}
+        self._cut: simpy.Event = env.event()
         self._cycle_times: list[float] = []
         self._counters: dict[str, int] = {}
         self._temps: dict[str, float] = {}
@@ -125,8 +136,8 @@ class Machine:
         self.process = env.process(self._work())
         for mode in config.reliability:
             env.process(self._failures(mode))
-        if events:
-            env.process(self._events(sorted(events, key=lambda e: e.at)))
+        for event in events:
+            env.process(self._event(event))
         env.process(self._sampler())
         if spec.ix40:
             env.process(self._daily_reset(local_midnights))
@@ -213,6 +224,9 @@ class Machine:
             return
         self._powered = False
         self._cutting = None
+        for record in self._active.values():
+            record.clear = self.now  # switching a control off clears its alarms
+        self._active.clear()
         for signal in list(self._last):
             if signal != "availability" and self._last[signal] is not None:
                 self._emit(signal, None)
@@ -243,8 +257,20 @@ class Machine:
         for shift in self._shifts:
             if self.now < shift.start:
                 yield from self._off_shift(shift.start)
+            self._shift = shift
             yield from self._work_shift(shift)
+            self._shift = None
         yield from self._off_shift(self._end)
+
+    def _in_shift(self) -> bool:
+        """Whether the machine should be working now: inside a shift, not in a break or planned stop."""
+        shift, now = self._shift, self.now
+        return (
+            shift is not None
+            and shift.start <= now < shift.end - _EPS
+            and shift.in_break(now) is None
+            and self._planned_stop_at(now) is None
+        )
 
     def _off_shift(self, until: float) -> ProcessGen:
         self._set_operating(False)
@@ -252,18 +278,21 @@ class Machine:
         self._set(MachineState.NO_SHIFT)
         if self.config.power_off_outside_shifts:
             self._power_off()
-        else:
+        elif self._powered:
             self._emit("execution", "READY")
         if until > self.now:
             yield self._until(until)
 
     def _work_shift(self, shift: ShiftInstance) -> ProcessGen:
+        # A machine warms up after it was switched off or stood still for long, not between busy shifts.
+        cold = not self._powered or self._last_active is None or self.now - self._last_active > WARM_FOR_S
         self._power_on()
-        self._set_operating(True)
-        if self.config.warmup_minutes > 0:
+        self._set_operating(self._in_shift())
+        if self.config.warmup_minutes > 0 and cold:
             self._emit("program", self.spec.warmup_program)
             self._emit("execution", "ACTIVE")
-            yield from self._spend(self.config.warmup_minutes * 60.0, MachineState.WARMUP)
+            warmup = self.config.warmup_minutes * 60.0
+            yield from self._spend_bounded(warmup, self._next_boundary(shift), MachineState.WARMUP)
             self._emit("execution", "READY")
             job = self._current_job()
             if job is not None:
@@ -277,6 +306,7 @@ class Machine:
             if stop is not None:
                 yield from self._pause(min(stop[1], shift.end), MachineState.PLANNED_STOP, bde=5)
                 continue
+            self._set_operating(True)
             boundary = self._next_boundary(shift)
             job = self._current_job()
             if job is None:
@@ -284,7 +314,9 @@ class Machine:
                 yield from self._spend_until(boundary, MachineState.IDLE, "no_job")
                 continue
             if self._run is None:
-                yield from self._setup(job)
+                self._start_run(job)
+            if self._setup_left > _EPS:
+                yield from self._setup(job, boundary)
                 continue
             if self._tool_change_due or self._tool_life <= 0.0:
                 yield from self._tool_change(job)
@@ -318,20 +350,31 @@ class Machine:
         self._bde(bde)
         yield self._until(until)
         self._bde(None)
-        self._set_operating(True)
 
-    def _spend(self, duration: float, state: MachineState, detail: str | None = None) -> ProcessGen:
-        """Spend ``duration`` seconds of work in ``state``; disruptions suspend it, then it goes on."""
+    def _spend_bounded(
+        self, duration: float, until: float, state: MachineState, detail: str | None = None
+    ) -> Generator[simpy.Event, Any, float]:
+        """Work in ``state`` for ``duration`` seconds but not past ``until``; disruptions suspend the work.
+
+        Returns:
+            The work left when ``until`` came first (0 when it was done).
+        """
         remaining = duration
-        while remaining > _EPS:
+        while remaining > _EPS and self.now < until - _EPS:
             self._set(state, detail)
+            step = min(remaining, until - self.now)
             began = self.now
             try:
-                yield self.env.timeout(remaining)
-                remaining = 0.0
+                yield self.env.timeout(step)
+                remaining -= step
             except simpy.Interrupt as irq:
                 remaining -= self.now - began
                 yield from self._disrupt(irq.cause)
+        return max(0.0, remaining)
+
+    def _spend(self, duration: float, state: MachineState, detail: str | None = None) -> ProcessGen:
+        """Work in ``state`` for ``duration`` seconds; disruptions suspend the work, then it goes on."""
+        yield from self._spend_bounded(duration, math.inf, state, detail)
 
     def _spend_until(self, until: float, state: MachineState, detail: str | None = None) -> ProcessGen:
         while self.now < until - _EPS:
@@ -346,8 +389,8 @@ class Machine:
     def _current_job(self) -> JobConfig | None:
         return self._jobs[self._job_index] if self._job_index < len(self._jobs) else None
 
-    def _setup(self, job: JobConfig) -> ProcessGen:
-        run = RunRecord(
+    def _start_run(self, job: JobConfig) -> None:
+        self._run = RunRecord(
             run_id=f"{self.config.id}-R{self._job_index + 1:03d}",
             job_number=job.job_number,
             part_number=job.part_number,
@@ -355,28 +398,43 @@ class Machine:
             planned_quantity=job.planned_quantity,
             ideal_cycle_s=job.ideal_cycle_s,
         )
-        self.ledger.runs.append(run)
-        yield from self._with_operator(SETUP_PRIORITY, MachineState.IDLE, "waiting_operator")
-        run.events.append((self.now, "setup"))
-        self._run = run
+        self.ledger.runs.append(self._run)
+        self._setup_left = max(job.setup_minutes * 60.0, _EPS * 2)
+        self._setup_begun = False
+
+    def _setup(self, job: JobConfig, boundary: float) -> ProcessGen:
+        """Set the machine up for ``job`` with an operator, until done or until ``boundary`` comes."""
+        run = self._run
+        assert run is not None
+        got_operator = yield from self._with_operator(SETUP_PRIORITY, boundary)
+        if not got_operator:
+            return
+        if run.status != "setup":
+            run.events.append((self.now, "setup"))
+        if not self._setup_begun:
+            self._setup_begun = True
+            # Operators reset the part counters at a changeover.
+            self._part_count = self._part_count_bad = 0
+            self._emit("part_count", 0)
+            self._emit("part_count_bad", 0)
+            self._tool_life = 100.0
+            self._tool_change_due = False
+            self._emit_job(job)
+            self._cycle_times.clear()
         self._emit("functional_mode", "SETUP")
         self._emit("controller_mode", "MANUAL")
         self._emit("execution", "READY")
         self._bde(1)
-        self._part_count = 0
-        self._emit("part_count", 0)
-        self._tool_life = 100.0
-        self._tool_change_due = False
-        self._emit_job(job)
-        self._cycle_times.clear()
-        self._last_cycle_end = None
         try:
-            yield from self._spend(job.setup_minutes * 60.0, MachineState.SETUP, "changeover")
+            self._setup_left = yield from self._spend_bounded(
+                self._setup_left, boundary, MachineState.SETUP, "changeover"
+            )
         finally:
             self._operators_release()
-        self._bde(None)
-        self._emit("functional_mode", "PRODUCTION")
-        self._emit("controller_mode", "AUTOMATIC")
+            self._bde(None)
+        if self._setup_left <= _EPS:
+            self._emit("functional_mode", "PRODUCTION")
+            self._emit("controller_mode", "AUTOMATIC")
 
     def _tool_change(self, job: JobConfig) -> ProcessGen:
         self._tool_change_due = False
@@ -388,7 +446,7 @@ class Machine:
 
     def _pause_run(self) -> None:
         run = self._run
-        if run is not None and run.status == "running":
+        if run is not None and run.events and run.status in ("setup", "running"):
             run.events.append((self.now, "paused"))
 
     def _mark_running(self) -> None:
@@ -400,21 +458,33 @@ class Machine:
 
     _held: simpy.resources.resource.PriorityRequest | None = None
 
-    def _with_operator(self, priority: int, state: MachineState, detail: str) -> ProcessGen:
-        """Wait for an operator (in ``state`` meanwhile) and keep them until ``_operators_release``."""
-        while True:
+    def _with_operator(self, priority: int, until: float) -> Generator[simpy.Event, Any, bool]:
+        """Wait (idle) for an operator, but not past ``until``; keep them until ``_operators_release``.
+
+        Returns:
+            Whether an operator came before ``until``.
+        """
+        while self.now < until - _EPS:
             request = self._operators.request(priority=priority)
-            self._set(state, detail)
+            self._set(MachineState.IDLE, "waiting_operator")
             try:
-                yield request
+                yield request | self._until(until)
             except simpy.Interrupt as irq:
-                request.cancel()
-                if request.triggered:
-                    self._operators.release(request)
+                self._cancel(request)
                 yield from self._disrupt(irq.cause)
                 continue
-            self._held = request
-            return
+            if request.triggered:
+                self._held = request
+                return True
+            self._cancel(request)
+            return False
+        return False
+
+    def _cancel(self, request: simpy.resources.resource.PriorityRequest) -> None:
+        if request.triggered:
+            self._operators.release(request)
+        else:
+            request.cancel()
 
     def _operators_release(self) -> None:
         if self._held is not None:
@@ -455,6 +525,8 @@ class Machine:
             for sub in self.spec.spindles[1:]:
                 self._emit(f"{sub}_speed", round(rpm, 1) if comment == "FINISH PASS" else 0.0)
             self._cutting = (rpm, feed, load)
+            cut, self._cut = self._cut, self.env.event()
+            cut.succeed()
             remaining = duration * share
             while remaining > _EPS:
                 self._set(state)
@@ -464,11 +536,13 @@ class Machine:
                     remaining = 0.0
                 except simpy.Interrupt as irq:
                     remaining -= self.now - began
+                    self._cutting = None
                     if not isinstance(irq.cause, FeedHold):
-                        self._cutting = None
                         yield from self._disrupt(irq.cause)
                         return
                     yield from self._feed_hold(irq.cause)
+                    self._emit("feed_override", override)
+                    self._emit("path_feedrate", round(feed, 1))
                     self._emit("execution", "ACTIVE")
                     self._cutting = (rpm, feed, load)
         self._cutting = None
@@ -479,7 +553,12 @@ class Machine:
         assert run is not None
         now = self.now
         good = self._rng.random() >= job.scrap_rate
-        self.ledger.parts.append(PartRecord(started, now, job.ideal_cycle_s, run.run_id, good))
+        rejected_at = None
+        if good and self._pending_rejects > 0:
+            # An operator who decided to reject parts rejects the next ones as they come off the machine.
+            self._pending_rejects -= 1
+            good, rejected_at = False, now
+        self.ledger.parts.append(PartRecord(started, now, job.ideal_cycle_s, run.run_id, good, rejected_at))
         self._part_count += 1
         self._emit("part_count", self._part_count)
         if good:
@@ -501,7 +580,7 @@ class Machine:
         self._emit("spindle_load", 0.0)
         for sub in self.spec.spindles[1:]:
             self._emit(f"{sub}_speed", 0.0)
-        self._last_cycle_end = now
+        self._last_active = now
         if run.good_parts >= run.planned_quantity:
             run.events.append((now, "completed"))
             self._run = None
@@ -531,6 +610,8 @@ class Machine:
             self._set(MachineState.OFF, "power_off")
             self._power_off()
             yield self.env.timeout(cause.duration_s)
+            if not self._in_shift():
+                return  # switched on again with the next shift
             self._power_on()
         elif isinstance(cause, FeedHold):
             yield from self._feed_hold(cause)
@@ -538,7 +619,7 @@ class Machine:
             raise TypeError(f"unknown disruption {cause!r}")
         self._emit("execution", "READY")
         self._set(MachineState.IDLE)
-        self._set_operating(True)
+        self._set_operating(self._in_shift())
 
     def _feed_hold(self, hold: FeedHold) -> ProcessGen:
         self._set(MachineState.INTERRUPTED, "feed_hold")
@@ -546,8 +627,7 @@ class Machine:
         self._emit("path_feedrate", 0.0)
         self._emit("feed_override", 0)
         yield self.env.timeout(hold.duration_s)
-        self._emit("feed_override", 100)
-        self._set_operating(True)
+        self._set_operating(self._in_shift())
 
     def _stopping_alarm(self, failure: Failure) -> ProcessGen:
         alarm = failure.alarm
@@ -574,7 +654,11 @@ class Machine:
             self._emit("emergency_stop", "ARMED")
         self._clear(alarm, record)
 
-    def _raise(self, alarm: AlarmDefinition) -> AlarmRecord:
+    def _raise(self, alarm: AlarmDefinition) -> AlarmRecord | None:
+        """Record and signal an alarm; None when the same code is already active (a control shows an
+        active alarm once, so a repeat is no new alarm)."""
+        if alarm.code in self._active:
+            return None
         record = AlarmRecord(
             onset=self.now,
             code=alarm.code,
@@ -584,6 +668,7 @@ class Machine:
             component=alarm.component,
         )
         self.ledger.alarms.append(record)
+        self._active[alarm.code] = record
         level = "FAULT" if alarm.severity is Severity.CRITICAL else "WARNING"
         self._emit(
             f"cond_{alarm.component}",
@@ -591,7 +676,10 @@ class Machine:
         )
         return record
 
-    def _clear(self, alarm: AlarmDefinition, record: AlarmRecord) -> None:
+    def _clear(self, alarm: AlarmDefinition, record: AlarmRecord | None) -> None:
+        if record is None or self._active.get(alarm.code) is not record:
+            return  # never raised, or already cleared (by a power-off)
+        del self._active[alarm.code]
         record.clear = self.now
         self._emit(f"cond_{alarm.component}", Condition("NORMAL", alarm.code))
 
@@ -607,6 +695,10 @@ class Machine:
     def _when_operating(self) -> ProcessGen:
         while not self._operating:
             yield self._resume
+
+    def _when_cutting(self) -> ProcessGen:
+        while not (self._operating and self._cutting is not None):
+            yield self._cut if self._operating else self._resume
 
     def _advisory(self, alarm: AlarmDefinition, duration: float) -> ProcessGen:
         record = self._raise(alarm)
@@ -632,16 +724,16 @@ class Machine:
             else:
                 self.env.process(self._advisory(alarm, duration))
 
-    def _events(self, events: Sequence[EventConfig]) -> ProcessGen:
-        for event in events:
-            if event.at > self.now:
-                yield self._until(event.at)
-            yield from self._apply(event)
+    def _event(self, event: EventConfig) -> ProcessGen:
+        """One scripted event, in its own process so that a deferred event never holds back another."""
+        if event.at > self.now:
+            yield self._until(event.at)
+        yield from self._apply(event)
 
     def _apply(self, event: EventConfig) -> ProcessGen:
         kind = event.kind
         if kind == "operator_reject":
-            self._reject(event.count)
+            self._pending_rejects += event.count
             return
         if kind == "tool_change":
             self._tool_change_due = True
@@ -662,7 +754,12 @@ class Machine:
         if alarm is not None:
             cause = Failure(alarm, duration)
         elif kind == "feed_hold":
-            cause = FeedHold(duration)
+            # A feed hold only means something while the machine is cutting: it waits for the next cut.
+            while True:
+                yield from self._when_cutting()
+                if self._interrupt(FeedHold(duration)):
+                    return
+                yield self.env.timeout(0)
         elif kind == "power_off":
             cause = PowerOff(duration)
         else:
@@ -679,29 +776,11 @@ class Machine:
                     return mode.mttr_minutes * 60.0
         return 300.0
 
-    def _reject(self, count: int) -> None:
-        rejected = 0
-        for part in reversed(self.ledger.parts):
-            if rejected >= count:
-                break
-            if part.good:
-                part.good = False
-                part.rejected_at = self.now
-                rejected += 1
-                for run in self.ledger.runs:
-                    if run.run_id == part.run_id:
-                        run.good_parts -= 1
-                        run.scrap_parts += 1
-        if rejected:
-            self._part_count_bad += rejected
-            if self._powered:
-                self._emit("part_count_bad", self._part_count_bad)
-
     # -- continuous signals -----------------------------------------------------------------------
 
     def _sampler(self) -> ProcessGen:
         interval = self.config.sample_interval_s
-        rng = self._rng
+        rng = self._signal_rng
         yield self.env.timeout(rng.uniform(0.0, interval))
         ticks_per_minute = max(1, round(60.0 / interval))
         tick = 0
@@ -741,7 +820,7 @@ class Machine:
         for name, b in base.items():
             current = self._temps.get(name, b)
             target = b + (heat if name in ("spindle_motor_temp", "temp_hydraulic_oil") else heat / 4)
-            current += 0.2 * (target - current) + self._rng.gauss(0.0, 0.05)
+            current += 0.2 * (target - current) + self._signal_rng.gauss(0.0, 0.05)
             self._temps[name] = current
             self._emit(name, round(current, 1))
 

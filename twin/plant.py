@@ -71,6 +71,7 @@ class Plant:
                 ledger=ledger,
                 sink=sink,
                 rng=random.Random(f"{config.seed}/{machine_config.id}"),
+                signal_rng=random.Random(f"{config.seed}/{machine_config.id}/signals"),
                 operators=operators,
                 events=[e for e in config.events if e.machine == machine_config.id],
                 local_midnights=midnights,
@@ -111,10 +112,17 @@ class Plant:
         return subtract_windows(spans, holes)
 
     def truth(self) -> list[TruthResult]:
-        """Truth KPIs per machine for the whole period, each shift instance and each business day."""
-        self.ledger.close()
+        """Truth KPIs per machine for the period so far, each shift instance and each business day.
+
+        Before the end, the figures cover the period up to now, and the run can go on afterwards.
+        """
+        if self.now >= self.config.end:
+            self.ledger.close()
+            ledger = self.ledger
+        else:
+            ledger = self.ledger.view(self.now)
         return truth_results(
-            self.ledger, self.calendar, self.shifts, {m: self.scheduled(m) for m in self.machines}
+            ledger, self.calendar, self.shifts, {m: self.scheduled(m) for m in self.machines}
         )
 
     def ledger_of(self, machine_id: str) -> MachineLedger:

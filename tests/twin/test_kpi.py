@@ -79,12 +79,19 @@ def test_performance_above_one_is_returned_unclamped() -> None:
     assert k.performance == pytest.approx(1.2)
 
 
-def test_parts_and_alarms_belong_to_the_half_open_window_of_their_instant() -> None:
-    m = ledger((0, MachineState.PRODUCING), end=100, parts=[part(50), part(100 - 1e-9)])
+def test_a_part_belongs_to_the_window_holding_its_run_time_and_an_alarm_to_its_onset() -> None:
+    m = ledger((0, MachineState.PRODUCING), end=100, parts=[part(50), part(100)])
     m.alarms.append(AlarmRecord(50, "1", "x", "spindle", "WARNING", "spindle"))
     first, second = kpis_for_window(m, [(0, 100)], 0, 50), kpis_for_window(m, [(0, 100)], 50, 100)
-    assert (first.total_parts, second.total_parts) == (0, 2)
+    # The part completed at 50 was made in (0, 50]: it belongs to the first window (windows are (start, end]).
+    assert (first.total_parts, second.total_parts) == (1, 1)
     assert (first.alarms, second.alarms) == (0, 1)
+
+
+def test_a_window_with_parts_always_has_run_time_so_oee_equals_a_p_q() -> None:
+    m = ledger((0, MachineState.PRODUCING), (60, MachineState.IDLE), end=120, parts=[part(60, ict=60)])
+    late = kpis_for_window(m, [(0, 120)], 60, 120)
+    assert (late.total_parts, late.run_s, late.oee) == (0, 0, 0.0)
 
 
 def test_a_period_is_the_sum_of_its_halves() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from twin.shift_calendar import ShiftDefinition
 from twin.states import MachineState
 
 T0 = MONDAY_0600
+WEEK = frozenset(range(7))
 MINUTE = 60.0
 
 
@@ -196,14 +198,17 @@ def test_power_off_loses_the_cycle_and_makes_the_machine_unavailable() -> None:
     assert not any(part.start < at < part.end for part in p.ledger_of("M1").parts)
 
 
-def test_operator_reject_turns_the_latest_parts_into_scrap() -> None:
+def test_operator_reject_scraps_the_next_parts_as_they_come_off_the_machine() -> None:
     at = T0 + 20 * MINUTE + 30
     p, sink = ran(hours=1.0, events=(EventConfig(at, "M1", "operator_reject", count=2),))
     parts = p.ledger_of("M1").parts
     rejected = [part for part in parts if not part.good]
-    assert [part.end for part in rejected] == [parts[18].end, parts[19].end]
-    assert all(part.rejected_at == instant(at) for part in rejected)
-    assert [o.value for o in sink.of("M1", "part_count_bad")] == [0, 2]
+    assert [part.end for part in rejected] == [parts[20].end, parts[21].end]
+    assert all(part.rejected_at == part.end for part in rejected)
+    # The bad-part counter rises when each rejected part is counted, so an MES can attribute it in time.
+    bad = sink.of("M1", "part_count_bad")
+    assert [o.value for o in bad] == [0, 1, 2]
+    assert [o.time for o in bad[1:]] == [part.end for part in rejected]
     period = p.truth()[0].kpis
     assert (period.total_parts, period.good_parts) == (59, 57)
 
@@ -370,3 +375,130 @@ def test_lathe_sub_spindle_turns_only_for_the_back_side_finish() -> None:
     assert turning
     comments = {o.time: o.value for o in sink.of("NLX", "program_comment")}
     assert all(comments.get(o.time) == "FINISH PASS" for o in turning)
+
+
+def test_a_deferred_event_holds_back_no_other_event() -> None:
+    lunch = day_shift(break_minutes=30)  # break 10:00-10:30 local
+    estop_in_break = EventConfig(T0 + 4 * HOUR + 5 * MINUTE, "M1", "estop", duration_s=60.0)
+    reject = EventConfig(T0 + 4 * HOUR + 6 * MINUTE, "M1", "operator_reject", count=1)
+    p, _ = ran(shifts=(lunch,), events=(estop_in_break, reject))
+    (alarm,) = p.ledger_of("M1").alarms
+    assert alarm.onset == instant(T0 + 4.5 * HOUR)  # deferred to the end of the break, when work resumes
+    (scrap,) = [part for part in p.ledger_of("M1").parts if not part.good]
+    # The reject was decided during the break and applied to the first part after it.
+    assert scrap.end == instant(T0 + 4.5 * HOUR + 60.0 + 60.0)
+
+
+def test_setup_stops_at_the_shift_end_and_goes_on_next_shift() -> None:
+    long_setup = job(setup_minutes=600.0)
+    everyday = ShiftDefinition(
+        "Day", datetime(2026, 1, 1, 6).time(), datetime(2026, 1, 1, 14).time(), frozenset(range(7))
+    )
+    spindle = (failure("spindle", 0.25, 5.0),)
+    p, _ = ran(machines=(machine(jobs=(long_setup,), reliability=spindle),), shifts=(everyday,), hours=32.0)
+    ledger = p.ledger_of("M1")
+    shift_end = T0 + 8 * HOUR
+    # A repair begun in the shift may overrun it, but no setup work or new alarm happens off-shift.
+    assert states_at(p, "M1", shift_end + 2 * HOUR) is MachineState.NO_SHIFT
+    assert not any(shift_end <= a.onset < T0 + 24 * HOUR for a in ledger.alarms)
+    assert not any(
+        i.state is MachineState.SETUP and i.end > shift_end and i.start < T0 + 24 * HOUR
+        for i in ledger.intervals
+    )
+    setup_time = sum(i.duration for i in ledger.intervals if i.state is MachineState.SETUP)
+    assert setup_time == pytest.approx(600 * MINUTE)
+    (run,) = ledger.runs
+    statuses = [status for _, status in run.events]
+    assert statuses[:4] == ["setup", "paused", "setup", "running"]
+
+
+def test_feed_hold_stops_motion_and_restores_the_reduced_override() -> None:
+    slow = job(reduced_speed_probability=1.0, reduced_override_pct=80)
+    at = T0 + 10 * MINUTE + 30
+    _p, sink = ran(
+        machines=(machine(jobs=(slow,), sample_interval_s=1.0),),
+        hours=0.5,
+        events=(EventConfig(at, "M1", "feed_hold", duration_s=120.0),),
+    )
+    moving = [o for o in sink.of("M1", "path_feedrate") if at < o.time < at + 120.0 and o.value != 0.0]
+    assert not moving
+    overrides = [(o.time, o.value) for o in sink.of("M1", "feed_override") if at <= o.time <= at + 120.0]
+    assert overrides == [(instant(at), 0), (instant(at + 120.0), 80)]
+
+
+def test_a_feed_hold_waits_for_the_machine_to_cut() -> None:
+    setup_first = job(setup_minutes=10.0)
+    at = T0 + 2 * MINUTE  # during the setup
+    p, _ = ran(
+        machines=(machine(jobs=(setup_first,)),),
+        hours=0.5,
+        events=(EventConfig(at, "M1", "feed_hold", duration_s=60.0),),
+    )
+    held = next(i for i in p.ledger_of("M1").intervals if i.state is MachineState.INTERRUPTED)
+    assert held.start == instant(T0 + 10 * MINUTE)  # the first cut after the setup
+    setup = p.ledger_of("M1").intervals[0]
+    assert setup.duration == pytest.approx(10 * MINUTE)
+
+
+def test_part_counters_both_restart_with_a_new_run() -> None:
+    jobs = (job(planned_quantity=20, scrap_rate=0.3), job(job_number="J2", setup_minutes=1.0))
+    p, sink = ran(machines=(machine(jobs=jobs),), hours=1.0, seed=5)
+    assert p.ledger_of("M1").runs[0].scrap_parts > 0
+    second_setup = p.ledger_of("M1").runs[1].events[0][0]
+    at_setup = {o.signal: o.value for o in sink.observations if o.time == second_setup and o.machine == "M1"}
+    assert (at_setup["part_count"], at_setup["part_count_bad"]) == (0, 0)
+
+
+def test_truth_mid_run_leaves_the_ledger_intact() -> None:
+    events = (EventConfig(T0 + 2 * HOUR, "M1", "estop", duration_s=300.0),)
+    whole, _ = ran(events=events)
+    stepped, _ = plant(events=events)
+    stepped.advance(T0 + HOUR)
+    early = stepped.truth()[0].kpis
+    assert early.planned_s == pytest.approx(HOUR)
+    stepped.run()
+    assert [r.kpis for r in stepped.truth()] == [r.kpis for r in whole.truth()]
+    intervals = stepped.ledger_of("M1").intervals
+    assert all(a.end == b.start for a, b in itertools.pairwise(intervals))
+
+
+def test_truth_does_not_depend_on_the_sampling_rate() -> None:
+    reliable = (failure("spindle", 2.0, 10.0),)
+    fast, _ = ran(machines=(machine(sample_interval_s=1.0, reliability=reliable),), seed=11)
+    slow, _ = ran(machines=(machine(sample_interval_s=7.0, reliability=reliable),), seed=11)
+    assert [r.kpis for r in fast.truth()] == [r.kpis for r in slow.truth()]
+
+
+def test_an_alarm_code_already_active_is_not_raised_again() -> None:
+    warning = EventConfig(T0 + 10 * MINUTE, "M1", "alarm", code="174", duration_s=600.0)
+    again = EventConfig(T0 + 12 * MINUTE, "M1", "alarm", code="174", duration_s=60.0)
+    p, sink = ran(hours=1.0, events=(warning, again))
+    (alarm,) = p.ledger_of("M1").alarms
+    assert (alarm.onset, alarm.clear) == (instant(T0 + 10 * MINUTE), instant(T0 + 20 * MINUTE))
+    levels = [o.value.level for o in sink.of("M1", "cond_spindle") if isinstance(o.value, Condition)]
+    assert levels == ["NORMAL", "WARNING", "NORMAL"]
+
+
+def test_switching_off_clears_active_alarms_in_truth_and_on_the_wire() -> None:
+    warning = EventConfig(T0 + 10 * MINUTE, "M1", "alarm", code="174", duration_s=3600.0)
+    power = EventConfig(T0 + 20 * MINUTE, "M1", "power_off", duration_s=300.0)
+    p, _ = ran(hours=1.0, events=(warning, power))
+    (alarm,) = p.ledger_of("M1").alarms
+    assert alarm.clear == instant(T0 + 20 * MINUTE)
+
+
+def test_no_warmup_between_back_to_back_shifts_but_after_a_night_off() -> None:
+    early = ShiftDefinition("Early", datetime(2026, 1, 1, 6).time(), datetime(2026, 1, 1, 14).time(), WEEK)
+    late = ShiftDefinition("Late", datetime(2026, 1, 1, 14).time(), datetime(2026, 1, 1, 22).time(), WEEK)
+    p, _ = ran(machines=(machine(warmup_minutes=10.0),), shifts=(early, late), hours=30.0)
+    warmups = [i.start for i in p.ledger_of("M1").intervals if i.state is MachineState.WARMUP]
+    assert warmups == [instant(T0), instant(T0 + 24 * HOUR)]
+
+
+def test_a_power_off_outlasting_the_shift_keeps_the_machine_off_until_the_next() -> None:
+    power = EventConfig(T0 + 7 * HOUR, "M1", "power_off", duration_s=2 * HOUR)
+    p, sink = ran(hours=10.0, events=(power,))
+    availability = [(o.time, o.value) for o in sink.of("M1", "availability")]
+    assert availability[-1] == (instant(T0 + 7 * HOUR), "UNAVAILABLE")
+    assert states_at(p, "M1", T0 + 9.5 * HOUR) is MachineState.NO_SHIFT
+    assert not p.machines["M1"]._operating
