@@ -7,7 +7,7 @@ bare loop measured in the same run, their ratio, observations per second, and th
 
 from __future__ import annotations
 
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -89,15 +89,20 @@ def test_twin_100_machines_8_hours(benchmark: Any) -> None:
 def test_cli_peak_memory_100_machines(benchmark: Any) -> None:
     """Peak resident memory of ``mestwin twin`` on the 100-machine scenario, in a child process."""
 
+    peaks: list[float] = []
+
     def cli() -> None:
         with tempfile.TemporaryDirectory() as out:
-            subprocess.run(
-                [sys.executable, "-m", "scenarios", "twin", str(SCENARIO), "--out", out, "-q"], check=True
-            )
+            command = [sys.executable, "-m", "scenarios", "twin", str(SCENARIO), "--out", out, "-q"]
+            child = subprocess.Popen(command)
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            assert child.returncode == 0
+            peaks.append(usage.ru_maxrss / 1024)  # this child's own peak, in MB
 
     benchmark.pedantic(cli, rounds=1, iterations=1)
     RESULTS["cli_wall_s"] = benchmark.stats.stats.min
-    RESULTS["cli_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    RESULTS["cli_peak_rss_mb"] = max(peaks)
     benchmark.extra_info["peak_rss_mb"] = round(RESULTS["cli_peak_rss_mb"])
 
 
