@@ -24,7 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class ShdrAdapterServer:
-    """One SHDR adapter on ``host:port`` (port 0 picks a free one)."""
+    """One SHDR adapter on ``host:port`` (port 0 picks a free one).
+
+    Raises:
+        ValueError: ``heartbeat_ms`` outside 0 < ms < 30 min, or ``max_buffer_bytes`` not positive.
+    """
 
     def __init__(
         self,
@@ -35,6 +39,9 @@ class ShdrAdapterServer:
         snapshot: Callable[[], str] | None = None,
         max_buffer_bytes: int = 8 * 1024 * 1024,
     ) -> None:
+        pong(heartbeat_ms)  # raises ValueError now for a heartbeat no agent would accept
+        if max_buffer_bytes < 1:
+            raise ValueError(f"max_buffer_bytes ({max_buffer_bytes}) must be positive")
         self.host = host
         self.port = port
         self.heartbeat_ms = heartbeat_ms
@@ -42,14 +49,21 @@ class ShdrAdapterServer:
         self._max_buffer = max_buffer_bytes
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.lines_sent = 0
 
     @property
     def clients(self) -> int:
+        """Clients that receive what is sent."""
         return len(self._clients)
 
+    @property
+    def connections(self) -> int:
+        """Client connections still open, including those being dropped."""
+        return len(self._connections)
+
     async def start(self) -> None:
+        """Listen (again, after stop(): on the same port); the port is resolved when it was 0."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -61,14 +75,23 @@ class ShdrAdapterServer:
             await self._server.wait_closed()
             self._server = None
 
-    async def disconnect_all(self) -> None:
-        """Drop every connected client (the listening socket stays open, so agents reconnect)."""
-        for writer in list(self._clients):
+    async def disconnect_all(self, timeout: float = 2.0) -> None:
+        """Drop every connected client (the listening socket stays open, so agents reconnect).
+
+        What was sent is flushed first, for up to ``timeout`` seconds; connections still open then are
+        aborted. The connection handlers are left to end by themselves: cancelling the handler of
+        ``asyncio.start_server`` makes asyncio log an error.
+        """
+        connections = dict(self._connections)
+        for writer in connections.values():
             self._drop(writer)
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if not connections:
+            return
+        _, pending = await asyncio.wait(connections, timeout=timeout)
+        if pending:
+            for task in pending:
+                connections[task].transport.abort()
+            await asyncio.wait(pending, timeout=1.0)
 
     def send(self, text: str) -> None:
         """Send one or more complete lines (each ending in a newline) to every client."""
@@ -83,19 +106,24 @@ class ShdrAdapterServer:
                 continue
             if transport.get_write_buffer_size() > self._max_buffer:
                 log.warning("SHDR client on port %d is not reading; disconnecting it", self.port)
-                self._drop(writer)
+                self._drop(writer, abort=True)
                 continue
             writer.write(data)
 
-    def _drop(self, writer: asyncio.StreamWriter) -> None:
+    def _drop(self, writer: asyncio.StreamWriter, *, abort: bool = False) -> None:
         self._clients.discard(writer)
         with contextlib.suppress(Exception):
-            writer.close()
+            if abort:
+                # close() would wait to flush a buffer the client never reads, holding it (and the socket)
+                # for as long as the client stays; abort() frees both now.
+                writer.transport.abort()
+            else:
+                writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
+        self._connections[task] = writer
         try:
             if self._snapshot is not None:
                 writer.write(self._snapshot().encode("utf-8"))
@@ -112,4 +140,4 @@ class ShdrAdapterServer:
             pass
         finally:
             self._drop(writer)
-            self._tasks.discard(task)
+            del self._connections[task]

@@ -2,9 +2,15 @@
 
 Rules of the reference agent (cppagent ``connector.cpp``): after connecting send ``* PING``; a valid
 ``* PONG <ms>`` starts heartbeats (a PING every ``ms``, the connection dropped after ``2 x ms`` of silence);
-without one the connection is "legacy" and dropped after ``legacy_timeout`` of silence; any line counts as
-a keep-alive; reconnect every ``reconnect_interval``. On disconnect, every data item the adapter had set
-goes UNAVAILABLE once, and so does the device's availability when ``auto_available``.
+without one the connection is "legacy" and dropped after ``legacy_timeout`` of silence; any data counts as
+a keep-alive; reconnect every ``reconnect_interval`` (at least 0.5 s). On disconnect, every data item the
+adapter had set goes UNAVAILABLE once, and so does the device's availability when ``auto_available``.
+
+Wiring::
+
+    adapter ── TCP ──> ShdrDecoder ──> PONG? heartbeat state : ShdrIngest ──> Agent
+       ^                                                     (a bad record is counted, never fatal)
+       └── "* PING" on connect, then every heartbeat
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 from agent_sim.agent import Agent
 from agent_sim.devices import Device
 from agent_sim.ingest import ShdrIngest
-from agent_sim.shdr import PING, Command, ShdrDecoder, pong_interval_ms
+from agent_sim.shdr import PING, Command, Decoded, ShdrDecoder, pong_interval_ms
 
 __all__ = ["ShdrConnector"]
 
@@ -24,7 +30,11 @@ log = logging.getLogger(__name__)
 
 
 class ShdrConnector:
-    """Feeds ``agent`` for ``device`` from the SHDR adapter at ``host:port``, for as long as it runs."""
+    """Feeds ``agent`` for ``device`` from the SHDR adapter at ``host:port``, for as long as it runs.
+
+    ``status`` is the adapter's connection status as the reference agent reports it: LISTEN before the first
+    connection, then ESTABLISHED or CLOSED.
+    """
 
     def __init__(
         self,
@@ -37,7 +47,11 @@ class ShdrConnector:
         legacy_timeout: float = 600.0,
         heartbeat_ms: int | None = None,
         auto_available: bool = False,
+        upcase_values: bool = True,
+        ignore_timestamps: bool = False,
     ) -> None:
+        if legacy_timeout <= 0:
+            raise ValueError(f"legacy_timeout ({legacy_timeout}) must be greater than 0")
         self.agent = agent
         self.device = device
         self.host = host
@@ -48,8 +62,11 @@ class ShdrConnector:
         self.auto_available = auto_available
         self.status = "LISTEN"
         self.heartbeat_ms: int | None = None
+        """The heartbeat of the current connection; None while it is legacy (no valid PONG yet)."""
         self.connections = 0
-        self.ingest = ShdrIngest(agent, device)
+        self.ingest = ShdrIngest(
+            agent, device, upcase_values=upcase_values, ignore_timestamps=ignore_timestamps
+        )
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
 
@@ -57,6 +74,7 @@ class ShdrConnector:
         self._task = asyncio.create_task(self.run())
 
     async def stop(self) -> None:
+        """Stop connecting and close the connection (its data goes UNAVAILABLE, as on any disconnect)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -64,15 +82,28 @@ class ShdrConnector:
             self._task = None
 
     async def wait_connected(self, timeout: float = 5.0) -> None:
+        """Return once connected.
+
+        Raises:
+            TimeoutError: not connected within ``timeout`` seconds.
+        """
         await asyncio.wait_for(self._connected.wait(), timeout)
 
     def rebind(self, agent: Agent) -> None:
-        """Feed another agent from now on (an agent restart keeps its adapters)."""
+        """Feed another agent from now on (an agent restart keeps its adapters and their connections).
+
+        Raises:
+            ValueError: the new agent has no device of this name or uuid.
+        """
         device = agent.model.device(self.device.name) or agent.model.device(self.device.uuid)
         if device is None:
             raise ValueError(f"the new agent has no device {self.device.name!r}")
+        old = self.ingest
         self.agent, self.device = agent, device
-        self.ingest = ShdrIngest(agent, device)
+        self.ingest = ShdrIngest(
+            agent, device, upcase_values=old.upcase_values, ignore_timestamps=old.ignore_timestamps
+        )
+        self.ingest.shdr_version = old.shdr_version  # a setting of the connection, which goes on
 
     async def run(self) -> None:
         """Connect, read until the connection ends, mark the data unavailable, wait, and do it again."""
@@ -90,11 +121,12 @@ class ShdrConnector:
                 self._availability("AVAILABLE")
             try:
                 await self._session(reader, writer)
-            except (ConnectionError, TimeoutError, asyncio.IncompleteReadError) as exc:
-                log.info("SHDR adapter %s:%d connection ended: %s", self.host, self.port, exc)
+            except (OSError, asyncio.IncompleteReadError) as exc:  # TimeoutError is an OSError
+                log.info("SHDR adapter %s:%d connection ended: %r", self.host, self.port, exc)
             finally:
                 self._connected.clear()
                 self.status = "CLOSED"
+                self.heartbeat_ms = None
                 with contextlib.suppress(Exception):
                     writer.close()
                 self._disconnected()
@@ -119,10 +151,21 @@ class ShdrConnector:
                             self.heartbeat_ms = interval
                             pinger = asyncio.create_task(self._ping(writer, interval))
                         continue
-                    self.ingest.handle(record)
+                    self._handle(record)
+                if pinger is not None and pinger.done():
+                    pinger.result()  # a failed heartbeat write ends the session like a failed read
         finally:
             if pinger is not None:
+                # Not awaited: awaiting here could swallow the cancellation of this task (stop()).
                 pinger.cancel()
+                pinger.add_done_callback(_retrieve)
+
+    def _handle(self, record: Decoded) -> None:
+        try:
+            self.ingest.handle(record)
+        except Exception:  # a fault in one record must end neither the connection nor the agent
+            self.ingest.stats.malformed += 1
+            log.exception("SHDR record from %s:%d could not be applied: %.200r", self.host, self.port, record)
 
     @staticmethod
     async def _ping(writer: asyncio.StreamWriter, interval_ms: int) -> None:
@@ -140,4 +183,11 @@ class ShdrConnector:
         items = set(self.ingest.touched)
         if self.auto_available:
             items.update(i for i in self.device.data_items if i.type == "AVAILABILITY")
+        # make_unavailable skips items already unavailable, so repeated disconnects add nothing.
         self.agent.make_unavailable(sorted(items, key=lambda i: i.id))
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Collect a finished heartbeat task's outcome, so that asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -9,12 +9,13 @@ ends its line. Event values are upper-cased unless told otherwise. Assets go to 
 from __future__ import annotations
 
 import logging
-import time
+import string
 from dataclasses import dataclass, field
 
 from agent_sim.agent import Agent, Asset, iso_timestamp
 from agent_sim.buffer import UNAVAILABLE, ConditionState, DataSetState
 from agent_sim.devices import DataItem, Device
+from agent_sim.render_xml import xml_escape
 from agent_sim.shdr import (
     AlarmValue,
     AssetCommand,
@@ -36,12 +37,19 @@ __all__ = ["IngestStats", "ShdrIngest"]
 log = logging.getLogger(__name__)
 
 _SINGLE_TOKEN = frozenset({"SAMPLE", "EVENT", "DATA_SET", "TABLE"})
+# The reference agent upcases with C toupper() byte by byte: ASCII letters only, UTF-8 text left as it is.
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def _upcase(text: str) -> str:
+    return text.upper() if text.isascii() else text.translate(_ASCII_UPPER)
 
 
 @dataclass(slots=True)
 class IngestStats:
-    """What an adapter sent: lines, observations kept, malformed lines, unknown keys."""
+    """What an adapter sent: records handled, data lines, observations kept, malformed lines, unknown keys."""
 
+    records: int = 0
     lines: int = 0
     observations: int = 0
     malformed: int = 0
@@ -64,12 +72,15 @@ class ShdrIngest:
         self.upcase_values = upcase_values
         self.ignore_timestamps = ignore_timestamps
         self.shdr_version = 1
+        self.synced = ""
+        """The value of the last ``* sync:`` marker applied."""
         self.touched: set[DataItem] = set()
         """Data items this adapter has set: they go UNAVAILABLE when it disconnects."""
         self.stats = IngestStats()
 
     def handle(self, record: Decoded) -> None:
         """Apply one record; never raises for bad input."""
+        self.stats.records += 1
         if isinstance(record, DataLine):
             self._line(record)
         elif isinstance(record, Command):
@@ -87,7 +98,7 @@ class ShdrIngest:
     def _timestamp(self, line: DataLine | AssetCommand) -> str:
         epoch = line.timestamp.epoch
         if epoch is None or self.ignore_timestamps:
-            epoch = time.time()
+            epoch = self.agent.now()  # the agent's clock, which tests and scenarios inject
         return iso_timestamp(epoch)
 
     def _line(self, line: DataLine) -> None:
@@ -127,7 +138,6 @@ class ShdrIngest:
             index = following
 
     def _observe(self, item: DataItem, value: object, stamp: str, duration: float | None) -> None:
-        agent = self.agent
         extra: dict[str, object] = {}
         if duration is not None:
             extra["duration"] = duration
@@ -142,38 +152,46 @@ class ShdrIngest:
                 value.condition_id or None,
             )
         elif isinstance(value, ResetValue):
-            converted = value.value
+            scalar = self._scalar(item, value.value)
+            if scalar is None:
+                return
+            converted = scalar
             extra["reset_triggered"] = value.reset_trigger
         elif isinstance(value, MessageValue):
             converted = value.text or ""
             if value.native_code:
-                extra["attributes"] = f'nativeCode="{value.native_code}"'
+                extra["attributes"] = f'nativeCode="{xml_escape(value.native_code)}"'
         elif isinstance(value, TimeSeriesValue):
-            converted = " ".join(f"{v:g}" for v in value.values)
+            # 15 significant digits: what a double holds; ':g' would cut readings to 6.
+            converted = " ".join(format(v, ".15g") for v in value.values)
             extra["sample_count"] = value.count
             extra["sample_rate"] = value.rate
-        elif isinstance(value, DataSetValue):
-            converted = DataSetState(value.entries, value.reset_trigger)
-        elif isinstance(value, TableValue):
-            converted = DataSetState(value.rows, value.reset_trigger)
+        elif isinstance(value, DataSetValue | TableValue):
+            entries = value.entries if isinstance(value, DataSetValue) else value.rows
+            converted = DataSetState(entries, value.reset_trigger)
         elif isinstance(value, AlarmValue):
             converted = value.text or ""
         else:
-            text = str(value)
-            if text.upper() == UNAVAILABLE:
-                converted = UNAVAILABLE
-            elif item.category == "SAMPLE":
-                try:
-                    float(text.split()[0]) if text else float("nan")
-                except ValueError:
-                    self._malformed(Malformed(text, f"{item.id}: {text!r} is not a number"))
-                    return
-                converted = text
-            else:
-                converted = text.upper() if self.upcase_values else text
-        if agent.add(item, converted, stamp, **extra) is not None:
+            scalar = self._scalar(item, str(value))
+            if scalar is None:
+                return
+            converted = scalar
+        if self.agent.add(item, converted, stamp, **extra) is not None:
             self.stats.observations += 1
         self.touched.add(item)
+
+    def _scalar(self, item: DataItem, text: str) -> str | None:
+        """A sample or event value as the agent keeps it; None (counted as malformed) for a bad number."""
+        if text.upper() == UNAVAILABLE:
+            return UNAVAILABLE
+        if item.category == "SAMPLE":
+            try:
+                float(text.split()[0]) if text.strip() else float("nan")
+            except ValueError:
+                self._malformed(Malformed(text, f"{item.id}: {text!r} is not a number"))
+                return None
+            return text
+        return _upcase(text) if self.upcase_values else text
 
     def _command(self, command: Command) -> None:
         if command.key == "shdrversion":
@@ -187,6 +205,10 @@ class ShdrIngest:
                 log.warning("SHDR '* device: %s' names no device of this agent", command.value)
             else:
                 self.device = device
+        elif command.key == "sync":
+            # Our adapters mark points in their stream so a sender can wait until all before them is applied
+            # (the reference agent ignores commands it does not know, as this one does any other).
+            self.synced = command.value.strip()
 
     def _asset(self, command: AssetCommand) -> None:
         stamp = self._timestamp(command)
@@ -199,8 +221,10 @@ class ShdrIngest:
         elif command.kind == "remove" and command.asset_id:
             agent.remove_asset(command.asset_id, stamp)
         elif command.kind == "remove_all":
+            # The reference agent scopes it to the adapter's device: other devices keep their assets.
+            uuid = self.device.uuid
             for asset in list(agent.assets.values()):
-                if not command.asset_type or asset.asset_type == command.asset_type:
+                if asset.device_uuid == uuid and command.asset_type in (None, asset.asset_type):
                     agent.remove_asset(asset.asset_id, stamp)
         else:
             self._malformed(Malformed(f"@{command.kind}@ {command.asset_id}", "unsupported asset command"))

@@ -1,8 +1,9 @@
 """Replaying a recorded SHDR log: paced by its timestamps at a speed factor, or as fast as possible.
 
 Like the reference simulator, paced replay sleeps the timestamp deltas (divided by ``speed``) and rewrites
-each line's timestamp to the current time; lines without a timestamp (multiline asset bodies) pass through
-unchanged. As fast as possible (``speed=None``), lines keep their recorded timestamps.
+each line's timestamp to the current time (keeping any ``@duration``); lines without a timestamp (multiline
+asset bodies, commands) pass through unchanged. As fast as possible (``speed=None``), lines keep their
+recorded timestamps.
 """
 
 from __future__ import annotations
@@ -41,18 +42,20 @@ def read_log(path: str | Path) -> list[str]:
 
 
 def _stamp(line: str) -> tuple[float | None, str]:
-    _, sep, rest = line.partition("|")
+    """(epoch of the line's timestamp, what follows the time: ``@duration`` if any, then ``|rest``)."""
+    field, sep, rest = line.partition("|")
     if not sep:
         return None, line
     decoded = decode_line(line)
     stamp = getattr(decoded, "timestamp", None)
     if isinstance(stamp, ShdrTimestamp) and stamp.epoch is not None:
-        return stamp.epoch, rest
+        _, at, duration = field.partition("@")
+        return stamp.epoch, f"{at}{duration.strip()}|{rest}"
     return None, line
 
 
 def _schedule(lines: list[str]) -> Iterator[tuple[float, str | None, str]]:
-    """(seconds since the first timestamp, rest of the line after its timestamp or None, raw line)."""
+    """(seconds since the first timestamp, the line after its time or None when it has none, raw line)."""
     first: float | None = None
     offset = 0.0
     for line in lines:
@@ -81,6 +84,10 @@ async def replay(
         emit: receives each line, e.g. an adapter server's ``send`` or an ingest.
         speed: recorded seconds per replayed second; ``None`` replays as fast as possible.
         loop: start again at the end, forever.
+        clock: the time written into paced lines (epoch seconds).
+
+    Raises:
+        ValueError: speed is not greater than 0.
     """
     if speed is not None and speed <= 0:
         raise ValueError(f"speed ({speed}) must be greater than 0")
@@ -97,7 +104,7 @@ async def replay(
             delay = began + offset / speed - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            emit(raw + "\n" if rest is None else f"{format_timestamp(clock())}|{rest}\n")
+            emit(raw + "\n" if rest is None else f"{format_timestamp(clock())}{rest}\n")
             sent += 1
         if not loop:
             return sent
