@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -14,11 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from agent_sim.cli import adapter_command, agent_command, run_until_interrupted
+from agent_sim.site import Site
 from scenarios.build import plant_config
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.model import Scenario
 from scenarios.report import truth_document, write_json
-from twin.observations import CountingSink, JsonLinesSink, Sink
+from scenarios.wire import agent_plans, apply_fault, wire_faults
+from twin.observations import CountingSink, JsonLinesSink, Sink, format_utc
 from twin.plant import Plant
 
 __all__ = ["app", "main"]
@@ -170,3 +174,55 @@ def validate(
 def main() -> None:
     """Entry point of the ``mestwin`` console script."""
     app()
+
+
+app.command("agent")(agent_command)
+app.command("adapter")(adapter_command)
+
+
+@app.command()
+def serve(
+    scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario TOML file.")],
+    speed: Annotated[float, typer.Option("--speed", help="Twin seconds per wall second.")] = 1.0,
+    host: Annotated[str, typer.Option("--host", help="Address the agents listen on.")] = "127.0.0.1",
+) -> None:
+    """The twin live: its agents and SHDR adapters listen on the scenario's ports until Ctrl-C."""
+    if speed <= 0:
+        _fail(f"--speed {speed} must be greater than 0")
+    try:
+        scenario = load_scenario(scenario_file)
+        config = plant_config(scenario, str(scenario_file))
+    except ScenarioError as exc:
+        _fail(str(exc))
+    plans = agent_plans(scenario)
+    try:
+        site = Site(config.machines, plans, host=host)
+        plant = Plant(config, site.bridge)
+    except ValueError as exc:
+        _fail(f"{scenario_file}: {exc}")
+    faults = wire_faults(scenario)
+
+    async def main() -> None:
+        try:
+            await site.start()
+        except OSError as exc:
+            _fail(f"{scenario_file}: cannot listen: {exc.strerror or exc}")
+        for name, url in site.urls.items():
+            typer.echo(f"agent {name}: {url}/probe")
+        for machine, url in site.adapter_urls().items():
+            typer.echo(f"adapter {machine}: {url}")
+        typer.echo(f"twin at {speed:g}x from {format_utc(config.start)}; Ctrl-C stops")
+        began = time.monotonic()
+        pending = list(faults)
+        try:
+            while plant.now < config.end:
+                await asyncio.sleep(0.05)
+                plant.advance(config.start + (time.monotonic() - began) * speed)
+                while pending and pending[0].at <= plant.now:
+                    await apply_fault(site, pending.pop(0))
+            typer.echo("the scenario's period is over; serving its final state until Ctrl-C")
+            await asyncio.Event().wait()
+        finally:
+            await site.stop()
+
+    run_until_interrupted(main())
