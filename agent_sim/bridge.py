@@ -65,15 +65,17 @@ def _text(signal: str, value: object) -> str:
     return str(value)
 
 
-def shdr_value(signal: str, value: object) -> tuple[str, str]:
-    """The SHDR (key, value) of a twin signal's value; conditions come pre-encoded (several fields)."""
+def shdr_value(signal: str, value: object, key: str | None = None) -> tuple[str, str]:
+    """The SHDR (key, value) of a twin signal's value, keyed by ``key`` (the data item id; default the
+    signal's name); conditions come pre-encoded (several fields)."""
+    key = key or signal
     if isinstance(value, Condition):
         return encode_condition(
-            signal, value.level, value.native_code or "", value.severity or "", "", value.text or ""
+            key, value.level, value.native_code or "", value.severity or "", "", value.text or ""
         )
     if value is None and signal.startswith("cond_"):
-        return encode_condition(signal, "UNAVAILABLE")
-    return signal, _text(signal, value)
+        return encode_condition(key, "UNAVAILABLE")
+    return key, _text(signal, value)
 
 
 def agent_value(signal: str, item: DataItem, value: object) -> object:
@@ -146,9 +148,11 @@ class TwinBridge:
     def _lines(route: MachineRoute, observations: Iterable[Observation]) -> str:
         """SHDR lines, one per observation, each with its own timestamp (the MES reads data timestamps)."""
         lines = []
+        signals = route.template.signals
         for obs in observations:
-            if obs.signal in route.template.signals:
-                lines.append(encode_line(obs.time, [shdr_value(obs.signal, obs.value)]))
+            item_id = signals.get(obs.signal)
+            if item_id is not None:
+                lines.append(encode_line(obs.time, [shdr_value(obs.signal, obs.value, item_id)]))
         return "".join(lines)
 
     def _tool(self, route: MachineRoute, observation: Observation) -> None:

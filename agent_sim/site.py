@@ -164,8 +164,12 @@ class Site:
 
     # -- faults --------------------------------------------------------------------------------------
 
-    def restart_agent(self, name: str) -> Agent:
-        """Replace agent ``name`` by a fresh one (new instanceId, empty buffer), as after a restart."""
+    async def restart_agent(self, name: str) -> Agent:
+        """Replace agent ``name`` by a fresh one (new instanceId, empty buffer), as after a restart.
+
+        Its SHDR connections are made anew, so each adapter sends its machine's state again on connect, as
+        real adapters do; in-process machines are reseeded by the bridge.
+        """
         parts = self._parts[name]
         agent = self._new_agent(parts.plan, parts.document)
         parts.server.restart(agent)
@@ -174,8 +178,18 @@ class Site:
             if route.agent is not None:
                 route.agent = agent
                 self.bridge.reseed(machine_id)
+        before = {m: c.connections for m, c in parts.connectors.items()}
         for connector in parts.connectors.values():
             connector.rebind(agent)
+        for adapter in parts.adapters.values():
+            await adapter.disconnect_all()
+        deadline = asyncio.get_running_loop().time() + 10 * self.reconnect_interval + 5
+        while any(
+            c.connections <= before[m] or c.status != "ESTABLISHED" for m, c in parts.connectors.items()
+        ):
+            if asyncio.get_running_loop().time() > deadline:
+                break  # the adapters did not come back; the agent goes on without them
+            await asyncio.sleep(0.01)
         return agent
 
     async def disconnect_adapters(self, name: str) -> None:

@@ -68,7 +68,7 @@ def wire_faults(scenario: Scenario) -> list[WireFault]:
 async def apply_fault(site: Site, fault: WireFault) -> None:
     """Apply one fault; network drops and slow spells end by themselves after their duration."""
     if fault.kind == "agent_restart":
-        site.restart_agent(fault.agent)
+        await site.restart_agent(fault.agent)
     elif fault.kind == "adapter_disconnect":
         await site.disconnect_adapters(fault.agent)
     elif fault.kind == "network_drop":
