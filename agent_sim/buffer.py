@@ -79,23 +79,29 @@ def _conditions(entry: Entry | None) -> tuple[Observation, ...]:
 
 
 def _apply(state: Snapshot, obs: Observation) -> None:
+    """Merge ``obs`` into ``state`` with the reference agent's checkpoint rules (``checkpoint.cpp``)."""
     item_id = obs.item.id
     value = obs.value
     if isinstance(value, ConditionState):
         active = [o for o in _conditions(state.get(item_id)) if _condition(o).active]
         code = value.native_code
-        if not value.active and (code is None or value.level == UNAVAILABLE):
-            state[item_id] = (obs,)
-        elif not value.active:
-            remaining = tuple(o for o in active if _condition(o).native_code != code)
-            state[item_id] = remaining or (obs,)
-        else:
+        if value.active:
+            # A new code is chained; the same code replaces its entry.
             state[item_id] = (*(o for o in active if _condition(o).native_code != code), obs)
+        elif code is None or value.level == UNAVAILABLE:
+            state[item_id] = (obs,)
+        else:
+            remaining = tuple(o for o in active if _condition(o).native_code != code)
+            if not remaining:
+                # The last active code cleared: one Normal without a code remains.
+                normal = Observation(obs.sequence, obs.item, obs.timestamp, ConditionState("NORMAL"))
+                remaining = (normal,)
+            state[item_id] = remaining
     elif isinstance(value, DataSetState):
         previous_obs = state.get(item_id)
         merged: dict[str, object] = {}
         if (
-            value.reset is None
+            obs.reset_triggered is None
             and isinstance(previous_obs, Observation)
             and isinstance(previous_obs.value, DataSetState)
         ):
@@ -109,8 +115,8 @@ def _apply(state: Snapshot, obs: Observation) -> None:
             obs.sequence,
             obs.item,
             obs.timestamp,
-            DataSetState(tuple(merged.items()), value.reset),
-            value.reset,
+            DataSetState(tuple(merged.items()), obs.reset_triggered),
+            obs.reset_triggered,
         )
     else:
         state[item_id] = obs
@@ -163,6 +169,23 @@ class ObservationBuffer:
             return False
         return entry.value == value and entry.reset_triggered is None
 
+    def _data_set_change(self, item: DataItem, value: DataSetState) -> DataSetState | None:
+        """The entries of ``value`` that change the item's current set (``None``: nothing changes).
+
+        As the reference agent's ``dataSetDifference``: entries equal to the current ones are dropped, and
+        an observation left with none is not recorded; an empty set, or a set over UNAVAILABLE, is kept.
+        """
+        entry = self.latest.get(item.id)
+        if not value.entries or not isinstance(entry, Observation):
+            return value
+        if not isinstance(entry.value, DataSetState):
+            return value
+        current = dict(entry.value.entries)
+        changed = tuple((k, v) for k, v in value.entries if k not in current or current[k] != v)
+        if len(changed) == len(value.entries):
+            return value
+        return DataSetState(changed, value.reset) if changed else None
+
     def add(
         self,
         item: DataItem,
@@ -176,9 +199,21 @@ class ObservationBuffer:
         attributes: str | None = None,
         check_duplicate: bool = True,
     ) -> Observation | None:
-        """Append an observation; return it, or ``None`` when it duplicates the current state."""
-        if check_duplicate and reset_triggered is None and self.is_duplicate(item, value):
-            return None
+        """Append an observation; return it, or ``None`` when it duplicates the current state.
+
+        A data set keeps only the entries that change the current set (all of them on a reset); its
+        ``reset`` is also its ``resetTriggered``.
+        """
+        if isinstance(value, DataSetState) and reset_triggered is None:
+            reset_triggered = value.reset
+        if check_duplicate and reset_triggered is None:
+            if self.is_duplicate(item, value):
+                return None
+            if isinstance(value, DataSetState) and not item.discrete:
+                changed = self._data_set_change(item, value)
+                if changed is None:
+                    return None
+                value = changed
         sequence = self.next_sequence
         obs = Observation(
             sequence, item, timestamp, value, reset_triggered, duration, sample_count, sample_rate, attributes

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote_plus
 
 from agent_sim.agent import Agent, AgentError, Request, Response, StreamPlan
 from agent_sim.render_xml import ErrorInfo
@@ -34,6 +34,17 @@ _NO_CACHE = [(b"expires", b"-1"), (b"cache-control", b"no-store, max-age=0")]
 
 def _date() -> bytes:
     return formatdate(usegmt=True).encode()
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """Decode a query string as the reference agent does (``parseQueries``): ``+`` and ``%XX`` decoded,
+    pairs without ``=`` ignored, the first of repeated keys kept."""
+    query: dict[str, str] = {}
+    for pair in query_string.split("&"):
+        key, sep, value = pair.partition("=")
+        if sep:
+            query.setdefault(unquote_plus(key), unquote_plus(value))
+    return query
 
 
 class AgentApp:
@@ -56,16 +67,15 @@ class AgentApp:
         if scope["type"] != "http":
             return
         agent = self.agent
-        query_string = scope.get("query_string", b"").decode("latin-1")
-        query = dict(parse_qsl(query_string, keep_blank_values=True))
+        query = parse_query(scope.get("query_string", b"").decode("latin-1"))
         accept = ""
         for key, value in scope.get("headers", ()):
             if key == b"accept":
                 accept = value.decode("latin-1")
         client = scope.get("client") or ("127.0.0.1", 0)
-        path = unquote(scope.get("path", "/"))
-        raw_uri = path + ("?" + query_string if query_string else "")
-        request = Request(scope.get("method", "GET"), path, query, accept, str(client[0]), raw_uri)
+        raw_path = scope.get("raw_path")
+        path = unquote_plus(raw_path.decode("latin-1")) if raw_path else scope.get("path", "/")
+        request = Request(scope.get("method", "GET"), path, query, accept, str(client[0]))
         if self.delay_s > 0:
             await asyncio.sleep(self.delay_s)
         result = agent.handle(request)
@@ -77,20 +87,19 @@ class AgentApp:
     @staticmethod
     async def _respond(send: Send, response: Response, head: bool = False) -> None:
         body = response.body.encode("utf-8")
-        headers = [
-            *_COMMON,
-            (b"date", _date()),
-            (b"content-type", response.content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-            *_NO_CACHE,
-        ]
+        headers = [*_COMMON, (b"date", _date())]
+        if response.status != 204:
+            headers.append((b"content-type", response.content_type.encode()))
+            headers.append((b"content-length", str(len(body)).encode()))
+        headers.extend(_NO_CACHE)
+        headers.extend((name.lower().encode(), value.encode()) for name, value in response.headers)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head else body})
+        await send({"type": "http.response.body", "body": b"" if head or response.status == 204 else body})
 
     async def _stream(
         self, agent: Agent, request: Request, plan: StreamPlan, receive: Receive, send: Send
     ) -> None:
-        boundary = uuid.uuid4().hex
+        boundary = str(uuid.uuid4())
         part_type = "application/mtconnect+json" if plan.json else "application/xml"
         headers = [
             *_COMMON,
@@ -144,32 +153,55 @@ class AgentApp:
 
     @staticmethod
     async def _sample_parts(agent: Agent, plan: StreamPlan, part: Callable[[str], Awaitable[None]]) -> None:
-        """First part at once; then a part as soon as matching data arrives, at most every ``interval``;
-        an empty ``<Streams/>`` part when nothing arrives for ``heartbeat``."""
+        """A sample stream as ``AsyncObserver``: the first part at once; while a part ends before the end of
+        the buffer (``count`` reached) the next follows at once; at the end, the next part waits for a
+        matching observation but goes no sooner than ``interval`` after the previous part, and when none
+        arrives within ``heartbeat`` an empty ``<Streams/>`` part is sent from the buffer's next sequence.
+
+        Raises:
+            AgentError: the client fell behind the buffer, or ``count`` is out of range.
+        """
         interval = plan.interval_ms / 1000.0
         heartbeat = plan.heartbeat_ms / 1000.0
-        next_sequence = plan.next_sequence
-        first = True
-        last_sent = time.monotonic()
+        doc, sequence, _ = agent.sample_chunk(plan.items, plan.next_sequence, plan.count, js=plan.json)
+        await part(doc)
+        last = time.monotonic()
         while True:
-            if next_sequence < agent.buffer.first_sequence:
+            if sequence >= agent.buffer.next_sequence:
+                if await _wait_for_match(agent, plan.items, sequence, last + heartbeat):
+                    remaining = last + interval - time.monotonic()
+                    if remaining > 0:
+                        await asyncio.sleep(remaining)
+                else:
+                    sequence = agent.buffer.next_sequence
+            if sequence < agent.buffer.first_sequence:
                 raise AgentError(
-                    [ErrorInfo("INTERNAL_ERROR", "Client fell too far behind, disconnecting")], 404
+                    [ErrorInfo("INTERNAL_ERROR", "Client fell too far behind, disconnecting")],
+                    404,
+                    "MTConnectStreams",
                 )
-            doc, following, selected = agent.sample_chunk(plan.items, next_sequence, plan.count, js=plan.json)
-            now = time.monotonic()
-            if first or selected or now - last_sent >= heartbeat:
-                await part(doc)
-                next_sequence = following
-                first = False
-                last_sent = time.monotonic()
-                if interval > 0:
-                    await asyncio.sleep(interval)
-                continue
-            next_sequence = following
-            waiter = agent.wait_for_data()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, max(0.0, last_sent + heartbeat - now))
+            doc, sequence, _ = agent.sample_chunk(plan.items, sequence, plan.count, js=plan.json)
+            await part(doc)
+            last = time.monotonic()
+
+
+async def _wait_for_match(agent: Agent, items: frozenset[str] | None, sequence: int, deadline: float) -> bool:
+    """Wait until an observation of ``items`` at or after ``sequence`` is in the buffer (True), or until
+    ``deadline`` on the monotonic clock (False). Other items' observations do not wake a stream, as the
+    reference agent observes only the data items of the request."""
+    scanned = sequence
+    while True:
+        for obs in agent.buffer.forward(scanned, agent.buffer.next_sequence):
+            if items is None or obs.item.id in items:
+                return True
+        scanned = max(scanned, agent.buffer.next_sequence)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            await asyncio.wait_for(agent.wait_for_data(), remaining)
+        except TimeoutError:
+            return False
 
 
 class AgentServer:

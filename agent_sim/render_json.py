@@ -15,12 +15,13 @@ from lxml import etree
 
 from agent_sim.buffer import UNAVAILABLE, ConditionState, DataSetState, Observation
 from agent_sim.devices import Device, DeviceModel
-from agent_sim.render_xml import AGENT_VERSION, ErrorInfo, HeaderInfo
+from agent_sim.render_xml import AGENT_VERSION, ErrorInfo, HeaderInfo, typed_error_name
 
 __all__ = ["JSON_TYPE", "assets_json", "devices_json", "error_json", "streams_json"]
 
 JSON_TYPE = "application/mtconnect+json"
 _CATEGORY = {"SAMPLE": "Samples", "EVENT": "Events", "CONDITION": "Condition"}
+_ORDER = {"SAMPLE": 0, "EVENT": 1, "CONDITION": 2}
 
 
 def _number(text: str) -> object:
@@ -101,6 +102,7 @@ def _observation_json(obs: Observation) -> tuple[str, dict[str, object]]:
         for key, field in (
             ("nativeCode", value.native_code),
             ("nativeSeverity", value.native_severity),
+            ("conditionId", value.condition_id if value.active else None),
             ("qualifier", value.qualifier),
             ("value", value.text),
         ):
@@ -138,23 +140,26 @@ def streams_json(
         firstSequence=first,
         lastSequence=last,
     )
+    # Ordered as the reference agent orders observations: device id, component id, category, data item id,
+    # sequence.
     devices: dict[str, dict[str, dict[str, dict[str, list[dict[str, object]]]]]] = {}
-    for obs in sorted(observations, key=lambda o: (o.item.id, o.sequence)):
+    ordered = sorted(
+        observations,
+        key=lambda o: (o.item.device_id, o.item.component_id, _ORDER[o.item.category], o.item.id, o.sequence),
+    )
+    for obs in ordered:
         item = obs.item
         element, entry = _observation_json(obs)
         category = devices.setdefault(item.device_id, {}).setdefault(item.component_id, {})
         category.setdefault(_CATEGORY[item.category], {}).setdefault(element, []).append(entry)
     streams: dict[str, object] = {}
     device_streams = []
-    for device in model.devices:
-        components = devices.get(device.id)
-        if not components:
-            continue
+    by_id = {device.id: device for device in model.devices}
+    for device_id, components in devices.items():
+        device = by_id[device_id]
         component_streams = []
-        for component in device.components:
-            categories = components.get(component.id)
-            if not categories:
-                continue
+        for component_id, categories in components.items():
+            component = model.components[component_id]
             stream: dict[str, object] = {"component": component.element, "componentId": component.id}
             if component.name:
                 stream["name"] = component.name
@@ -180,29 +185,38 @@ def assets_json(assets: Iterable[str], info: HeaderInfo, creation_time: str, ass
 def error_json(
     errors: Sequence[ErrorInfo], info: HeaderInfo, creation_time: str, *, uri: str, request: str
 ) -> str:
-    from agent_sim.render_xml import _TYPED
-
+    """An MTConnectError document: ``{"Error": {errorCode, value}}`` entries below schema 2.6, typed entries
+    (``{"OutOfRange": {errorCode, URI, Request, ErrorMessage, QueryParameter}}``) from 2.6 on."""
     header = _header(info, creation_time, bufferSize=info.buffer_size)
-    entries = []
+    major, minor = (int(x) for x in info.schema_version.split(".")[:2])
+    entries: list[dict[str, object]] = []
     for error in errors:
-        body: dict[str, object] = {
-            "errorCode": error.code,
-            "URI": uri,
-            "Request": request,
-            "ErrorMessage": error.message,
-        }
+        if (major, minor) < (2, 6):
+            entries.append({"Error": {"errorCode": error.code, "value": error.message}})
+            continue
+        body: dict[str, object] = {"errorCode": error.code, "URI": uri}
+        if request:
+            body["Request"] = request
+        body["ErrorMessage"] = error.message
         if error.parameter is not None:
             parameter: dict[str, object] = {"name": error.parameter}
-            for key, value in (
-                ("Value", error.value),
+            value: object = error.value
+            if error.code == "OUT_OF_RANGE" and error.value is not None:
+                value = int(error.value)  # the reference agent writes the checked number, not text
+            fmt = None
+            if error.value_type is not None:
+                fmt = "uint64" if error.value_type == "unsigned_integer" else "int32"
+            for key, field in (
+                ("Value", value),
                 ("Type", error.value_type),
+                ("Format", fmt),
                 ("Minimum", error.minimum),
                 ("Maximum", error.maximum),
             ):
-                if value is not None:
-                    parameter[key] = value
+                if field is not None:
+                    parameter[key] = field
             body["QueryParameter"] = parameter
         if error.asset_id is not None:
             body["AssetId"] = error.asset_id
-        entries.append({_TYPED.get(error.code, "InvalidRequest"): body})
+        entries.append({typed_error_name(error.code): body})
     return _envelope("Error", info, {"Header": header, "Errors": entries})

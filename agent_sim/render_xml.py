@@ -24,6 +24,7 @@ __all__ = [
     "error_document",
     "observation_xml",
     "streams_document",
+    "typed_error_name",
     "xml_escape",
 ]
 
@@ -98,6 +99,7 @@ def _header(
     assets: tuple[int, int] | None = None,
     sequences: tuple[int, int, int] | None = None,
     model_change: bool = True,
+    asset_counts: Mapping[str, int] | None = None,
 ) -> str:
     version = _version_tuple(info.schema_version)
     parts = [
@@ -113,15 +115,33 @@ def _header(
     if sequences is not None:
         nxt, first, last = sequences
         parts.append(f' nextSequence="{nxt}" firstSequence="{first}" lastSequence="{last}"')
-    parts.append("/>")
+    if not asset_counts:
+        parts.append("/>")
+        return "".join(parts)
+    parts.append("><AssetCounts>")
+    for asset_type, count in asset_counts.items():
+        parts.append(f'<AssetCount assetType="{xml_escape(asset_type)}">{count}</AssetCount>')
+    parts.append("</AssetCounts></Header>")
     return "".join(parts)
 
 
 def devices_document(
-    model: DeviceModel, devices: Sequence[Device], info: HeaderInfo, creation_time: str, asset_count: int
+    model: DeviceModel,
+    devices: Sequence[Device],
+    info: HeaderInfo,
+    creation_time: str,
+    asset_count: int,
+    asset_counts: Mapping[str, int] | None = None,
 ) -> str:
-    """The MTConnectDevices (probe) document for ``devices``."""
-    header = _header(info, creation_time, buffer=True, assets=(info.asset_buffer_size, asset_count))
+    """The MTConnectDevices (probe) document for ``devices``.
+
+    Below schema 2.0 the header lists ``asset_counts`` (assets per type) in ``<AssetCounts>``; from 2.0 on
+    the reference agent reports them in the ASSET_COUNT data set instead, so they are left out.
+    """
+    counts = asset_counts if _version_tuple(info.schema_version) < (2, 0) else None
+    header = _header(
+        info, creation_time, buffer=True, assets=(info.asset_buffer_size, asset_count), asset_counts=counts
+    )
     body = "".join(d.xml for d in devices)
     root = _root("Devices", info.schema_version, model.namespaces)
     return f"{root}{header}<Devices>{body}</Devices></MTConnectDevices>\n"
@@ -173,6 +193,8 @@ def observation_xml(obs: Observation) -> str:
             attrs += f' nativeCode="{xml_escape(value.native_code)}"'
         if value.native_severity:
             attrs += f' nativeSeverity="{xml_escape(value.native_severity)}"'
+        if value.condition_id and value.active:
+            attrs += f' conditionId="{xml_escape(value.condition_id)}"'
         if value.qualifier:
             attrs += f' qualifier="{xml_escape(value.qualifier)}"'
         text = value.text
@@ -182,6 +204,8 @@ def observation_xml(obs: Observation) -> str:
         xml = f"<{item.element} {attrs}>{_entries(value, item.representation == 'TABLE')}</{item.element}>"
     else:
         attrs = _attrs(obs)
+        if item.representation in ("DATA_SET", "TABLE"):
+            attrs += ' count="0"'  # an unavailable set: the XSDs require the count
         if obs.sample_count is not None and value != UNAVAILABLE:
             attrs += f' sampleCount="{obs.sample_count}"'
             if obs.sample_rate is not None:
@@ -192,7 +216,8 @@ def observation_xml(obs: Observation) -> str:
 
 
 def _stream_body(model: DeviceModel, observations: Iterable[Observation]) -> str:
-    # Group by device, component, category; the reference agent orders by those, then data item and sequence.
+    # Group by device, component, category; the reference agent orders by device id, component id (as
+    # strings, not in document order), category, then data item id and sequence (Observation::operator<).
     groups: dict[str, dict[str, list[list[Observation]]]] = {}
     for obs in observations:
         item = obs.item
@@ -206,15 +231,14 @@ def _stream_body(model: DeviceModel, observations: Iterable[Observation]) -> str
     if not groups:
         return "<Streams/>"
     parts = ["<Streams>"]
-    for device in model.devices:
-        components = groups.get(device.id)
-        if components is None:
-            continue
+    devices = {device.id: device for device in model.devices}
+    for device_id in sorted(groups):
+        device = devices[device_id]
+        components = groups[device_id]
         parts.append(f'<DeviceStream name="{xml_escape(device.name)}" uuid="{xml_escape(device.uuid)}">')
-        for component in device.components:
-            categories = components.get(component.id)
-            if categories is None:
-                continue
+        for component_id in sorted(components):
+            categories = components[component_id]
+            component = model.components[component_id]
             name = f' name="{xml_escape(component.name)}"' if component.name else ""
             parts.append(
                 f'<ComponentStream component="{component.element}"{name} componentId="{component.id}">'
@@ -264,15 +288,22 @@ _TYPED = {
     "UNSUPPORTED": "Unsupported",
     "INVALID_PARAMETER_VALUE": "InvalidParameterValue",
     "INVALID_QUERY_PARAMETER": "InvalidQueryParameter",
+    "QUERY_ERROR": "QueryError",
 }
+"""The typed (2.6+) error element of each error code (cppagent ``Error::nameForCode``)."""
+
+
+def typed_error_name(code: str) -> str:
+    """The 2.6+ element name of an error code (``OUT_OF_RANGE`` -> ``OutOfRange``)."""
+    return _TYPED.get(code, "InternalError")
 
 
 def _typed_error(error: ErrorInfo, uri: str, request: str) -> str:
-    tag = _TYPED.get(error.code, "InvalidRequest")
-    parts = [
-        f'<{tag} errorCode="{error.code}"><URI>{xml_escape(uri)}</URI><Request>{request}</Request>'
-        f"<ErrorMessage>{xml_escape(error.message)}</ErrorMessage>"
-    ]
+    tag = typed_error_name(error.code)
+    parts = [f'<{tag} errorCode="{error.code}"><URI>{xml_escape(uri)}</URI>']
+    if request:
+        parts.append(f"<Request>{request}</Request>")
+    parts.append(f"<ErrorMessage>{xml_escape(error.message)}</ErrorMessage>")
     if error.asset_id is not None:
         parts.append(f"<AssetId>{xml_escape(error.asset_id)}</AssetId>")
     if error.parameter is not None:
