@@ -35,7 +35,7 @@ from agent_sim.buffer import (
     ObservationBuffer,
     Snapshot,
 )
-from agent_sim.devices import DataItem, Device, DeviceModel, load_devices
+from agent_sim.devices import DataItem, Device, DeviceModel, load_devices, verify_devices
 from agent_sim.render_json import JSON_TYPE, assets_json, devices_json, error_json, streams_json
 from agent_sim.render_xml import (
     SCHEMA_VERSIONS,
@@ -45,6 +45,7 @@ from agent_sim.render_xml import (
     devices_document,
     error_document,
     streams_document,
+    xml_escape,
 )
 
 __all__ = ["Agent", "AgentError", "Asset", "Request", "Response", "StreamPlan", "iso_timestamp"]
@@ -301,6 +302,7 @@ class Agent:
         self._clock = clock
         self.instance_id = int(self.now())
         model = devices if isinstance(devices, DeviceModel) else load_devices(devices)
+        model = verify_devices(model, schema_version)
         if agent_device and version >= (1, 7) and not any(d.element == "Agent" for d in model.devices):
             ident = f"agent_{self.instance_id:x}"
             ids = ["agent_avail", "device_added", "device_removed", "device_changed"]
@@ -454,7 +456,7 @@ class Agent:
         evicted: set[str] = set()
         while len(self.assets) > self.max_assets:
             evicted.add(self.assets.popitem(last=False)[1].asset_type)
-        self._asset_event("ASSET_CHANGED", asset.asset_id, asset.asset_type, asset.timestamp)
+        self._asset_event("ASSET_CHANGED", asset, asset.timestamp)
         for asset_type in dict.fromkeys([asset.asset_type, *sorted(evicted)]):
             self._asset_count(asset_type, asset.timestamp)
 
@@ -468,7 +470,12 @@ class Agent:
         if asset is None or asset.removed:
             return False
         asset.removed = True
-        self._asset_event("ASSET_REMOVED", asset_id, asset.asset_type, timestamp)
+        self._asset_event("ASSET_REMOVED", asset, timestamp)
+        # An AssetChanged that still shows the removed asset goes UNAVAILABLE (cppagent notifyAssetRemoved).
+        for item in self._asset_items("ASSET_CHANGED", asset):
+            latest = self.buffer.latest.get(item.id)
+            if isinstance(latest, Observation) and latest.value == asset_id:
+                self.add(item, UNAVAILABLE, timestamp, attributes='assetType="UNAVAILABLE"')
         self._asset_count(asset.asset_type, timestamp)
         return True
 
@@ -480,9 +487,19 @@ class Agent:
                 counts[asset.asset_type] = counts.get(asset.asset_type, 0) + 1
         return counts
 
-    def _asset_event(self, data_type: str, asset_id: str, asset_type: str, timestamp: str | None) -> None:
-        for item in self._agent_items(data_type):
-            self.add(item, asset_id, timestamp, attributes=f'assetType="{asset_type}"')
+    def _asset_items(self, data_type: str, asset: Asset) -> Iterator[DataItem]:
+        """The items of ``data_type`` that report ``asset``: the Agent device's and its own device's."""
+        yield from self._agent_items(data_type)
+        owner = self.model.device(asset.device_uuid)
+        if owner is not None and owner.element != "Agent":
+            for item in owner.data_items:
+                if item.type == data_type:
+                    yield item
+
+    def _asset_event(self, data_type: str, asset: Asset, timestamp: str | None) -> None:
+        attributes = f'assetType="{xml_escape(asset.asset_type)}"'
+        for item in self._asset_items(data_type, asset):
+            self.add(item, asset.asset_id, timestamp, attributes=attributes)
 
     def _asset_count(self, asset_type: str, timestamp: str | None) -> None:
         count = self.asset_counts().get(asset_type, 0)

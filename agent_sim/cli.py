@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import math
 import signal
+import socket
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -22,7 +23,7 @@ from agent_sim.render_xml import SCHEMA_VERSIONS
 from agent_sim.replay import ReplayError, read_log, replay
 from agent_sim.shdr import ShdrDecoder
 
-__all__ = ["adapter_command", "agent_command", "app", "main", "run_until_interrupted"]
+__all__ = ["adapter_command", "agent_command", "app", "check_listen", "main", "run_until_interrupted"]
 
 app = typer.Typer(
     name="agent_sim",
@@ -52,6 +53,28 @@ def run_until_interrupted(main: Coroutine[Any, Any, None]) -> None:
             await task
 
     asyncio.run(runner())
+
+
+def check_listen(host: str, port: int) -> None:
+    """Check that ``host:port`` can be listened on now, as the HTTP server will (SO_REUSEADDR).
+
+    uvicorn reports a failed bind by logging it and raising SystemExit inside the event loop, which no
+    caller can catch; this turns the usual causes (port in use, unknown address) into an ``OSError`` first.
+
+    Raises:
+        OSError: the address does not resolve or the port cannot be bound.
+    """
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    ):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+
+
+def _check_port(port: int) -> None:
+    if not 0 <= port < 65536:
+        fail(f"--port {port} is not a port number (0-65535)")
 
 
 def _host_port(text: str, what: str) -> tuple[str | None, str, int]:
@@ -99,6 +122,7 @@ def agent_command(
     """A standalone MTConnect agent, fed by SHDR adapters or by replaying a recorded SHDR log."""
     if schema_version not in SCHEMA_VERSIONS:
         fail(f"--schema-version {schema_version!r} is not one of {', '.join(SCHEMA_VERSIONS)}")
+    _check_port(port)
     if bool(adapter) == (replay_file is not None):
         fail("give either --adapter HOST:PORT (one or more) or --replay SHDR_FILE")
     if speed < 0:
@@ -107,7 +131,9 @@ def agent_command(
         model = load_devices(devices.read_bytes(), str(devices))
     except FileNotFoundError:
         fail(f"{devices}: no such devices file")
-    except (OSError, DeviceFileError) as exc:
+    except OSError as exc:
+        fail(f"{devices}: cannot be read as a devices file: {exc.strerror or exc}")
+    except DeviceFileError as exc:
         fail(str(exc))
     agent = Agent(model, schema_version=schema_version, buffer_size_exponent=_exponent(buffer_size))
     real = [d for d in agent.model.devices if d.element != "Agent"]
@@ -134,6 +160,7 @@ def agent_command(
     async def main() -> None:
         server = AgentServer(agent, host, port)
         try:
+            check_listen(host, port)
             await server.start()
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
@@ -177,6 +204,7 @@ def adapter_command(
     loop: Annotated[bool, typer.Option("--loop", help="Replay the log again and again.")] = False,
 ) -> None:
     """An SHDR adapter replaying a recorded log to every agent that connects (from the first one on)."""
+    _check_port(port)
     if speed < 0:
         fail(f"--speed {speed} must not be negative")
     try:

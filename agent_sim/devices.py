@@ -20,6 +20,7 @@ __all__ = [
     "DeviceModel",
     "element_name",
     "load_devices",
+    "verify_devices",
 ]
 
 
@@ -270,3 +271,55 @@ def load_devices(document: bytes | str, source: str = "<devices>") -> DeviceMode
                 prefix = item.type.split(":", 1)[0]
                 namespaces.setdefault(prefix, f"urn:mestwin:extension:{prefix}")
     return DeviceModel(devices, namespaces)
+
+
+def verify_devices(model: DeviceModel, schema_version: str) -> DeviceModel:
+    """Give every device the data items the reference agent adds when a device file lacks them.
+
+    As cppagent's ``Agent::verifyDevice``: AVAILABILITY (id ``<device>_avail``), ASSET_CHANGED
+    (``<device>_asset_chg``, from 1.2), ASSET_REMOVED (``<device>_asset_rem``, from 1.3) and ASSET_COUNT
+    (``<device>_asset_count``, a data set, from 2.0). Devices that have them are left as they are.
+    """
+    major, minor = (int(x) for x in schema_version.split(".")[:2])
+    version = (major, minor)
+    wanted: list[tuple[str, str, str | None, tuple[int, int]]] = [("AVAILABILITY", "avail", None, (1, 0))]
+    wanted += [
+        ("ASSET_CHANGED", "asset_chg", "discrete", (1, 2)),
+        ("ASSET_REMOVED", "asset_rem", None, (1, 3)),
+    ]
+    wanted += [("ASSET_COUNT", "asset_count", "DATA_SET", (2, 0))]
+    changed = False
+    documents = []
+    for device in model.devices:
+        types = {item.type for item in device.data_items}
+        missing = [w for w in wanted if w[0] not in types and version >= w[3] and device.element != "Agent"]
+        if not missing:
+            documents.append(device.xml)
+            continue
+        changed = True
+        el = etree.fromstring(device.xml)
+        container = el.find("DataItems")
+        if container is None:
+            container = etree.Element("DataItems")
+            el.insert(_data_items_position(el), container)
+        for data_type, suffix, extra, _ in missing:
+            item = etree.SubElement(container, "DataItem", category="EVENT", id=f"{device.id}_{suffix}")
+            item.set("type", data_type)
+            if extra == "discrete" and version >= (1, 5):  # the attribute exists from 1.5 on
+                item.set("discrete", "true")
+            elif extra == "DATA_SET":
+                item.set("representation", "DATA_SET")
+        documents.append(etree.tostring(el, encoding="unicode"))
+    if not changed:
+        return model
+    rebuilt = load_devices(f"<Devices>{''.join(documents)}</Devices>")
+    return DeviceModel(rebuilt.devices, model.namespaces)
+
+
+def _data_items_position(device: etree._Element) -> int:
+    """Where a new DataItems element goes: after Description and Configuration, as the schemas order it."""
+    position = 0
+    for index, child in enumerate(device):
+        if isinstance(child.tag, str) and child.tag in ("Description", "Configuration"):
+            position = index + 1
+    return position

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent_sim.cli import adapter_command, agent_command, run_until_interrupted
+from agent_sim.cli import adapter_command, agent_command, check_listen, run_until_interrupted
 from agent_sim.site import Site
 from scenarios.build import plant_config
 from scenarios.loader import ScenarioError, load_scenario
@@ -203,6 +203,12 @@ def serve(
     faults = wire_faults(scenario)
 
     async def main() -> None:
+        for plan in plans:
+            try:
+                check_listen(host, plan.port)
+            except OSError as exc:
+                where = f"{host}:{plan.port}"
+                _fail(f"{scenario_file}: agent {plan.name!r} cannot listen on {where}: {exc.strerror or exc}")
         try:
             await site.start()
         except OSError as exc:

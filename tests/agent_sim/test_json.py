@@ -58,7 +58,8 @@ def test_json_v2_streams_is_an_object_of_device_streams_grouped_by_element() -> 
     streams = body("/current", agent)["MTConnectStreams"]["Streams"]
     (device,) = streams["DeviceStream"]
     assert (device["name"], device["uuid"]) == ("Lathe", "lathe-1")
-    (component,) = device["ComponentStream"]
+    # The device's own stream holds the items the agent adds to every device (availability, asset events).
+    (component,) = [c for c in device["ComponentStream"] if c["componentId"] == "p"]
     assert (component["component"], component["componentId"]) == ("Path", "p")
     assert list(component) == ["component", "componentId", "Samples", "Events"]
     (mode,) = component["Events"]["ControllerMode"]
@@ -88,7 +89,9 @@ def test_json_probe_lists_devices_by_element_with_data_items() -> None:
     assert set(devices) == {"Agent", "Device"}
     (mill,) = devices["Device"]
     assert (mill["name"], mill["uuid"]) == ("Mill", "mill-1")
-    assert [item["id"] for item in mill["DataItems"]["DataItem"]] == ["avail"]
+    # The file's own item first, then the asset events the agent adds to every device (cppagent verifyDevice).
+    ids = [item["id"] for item in mill["DataItems"]["DataItem"]]
+    assert ids == ["avail", "d_asset_chg", "d_asset_rem", "d_asset_count"]
 
 
 def test_json_assets_are_grouped_by_asset_type() -> None:
