@@ -23,7 +23,15 @@ from agent_sim.render_xml import SCHEMA_VERSIONS
 from agent_sim.replay import ReplayError, read_log, replay
 from agent_sim.shdr import ShdrDecoder
 
-__all__ = ["adapter_command", "agent_command", "app", "check_listen", "main", "run_until_interrupted"]
+__all__ = [
+    "adapter_command",
+    "agent_command",
+    "app",
+    "check_listen",
+    "main",
+    "run_app",
+    "run_until_interrupted",
+]
 
 app = typer.Typer(
     name="agent_sim",
@@ -233,9 +241,26 @@ def adapter_command(
     run_until_interrupted(main())
 
 
+def run_app(application: typer.Typer) -> None:
+    """Run a command line; a usage mistake (unknown option, bad value) is one line and exit 2, not a box."""
+    try:
+        # Outside standalone mode a command's typer.Exit comes back as the return value.
+        code = application(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except typer.TyperException as exc:
+        text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo(f"mestwin: {' '.join(str(text).split())}", err=True)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+
+
 def main() -> None:
     """Entry point of ``python -m agent_sim``."""
-    app()
+    run_app(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -228,9 +229,24 @@ class AgentServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        """Start listening; returns once the socket is bound (the port is resolved when it was 0)."""
+        """Start listening; returns once the socket is bound (the port is resolved when it was 0).
+
+        Raises:
+            OSError: the address cannot be bound (in use, or not an address of this machine).
+        """
         import uvicorn
 
+        # Bind here, so that a port in use is an OSError for the caller and not uvicorn's sys.exit(3).
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        sock.set_inheritable(True)
+        self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
             host=self.host,
@@ -246,14 +262,12 @@ class AgentServer:
         # Signals belong to the command line that runs the agents, not to each server.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         self._server = server
-        self._task = asyncio.create_task(server.serve())
+        self._task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if self._task.done():
                 self._task.result()
                 raise OSError(f"agent server on {self.host}:{self.port} did not start")
             await asyncio.sleep(0.01)
-        if self.port == 0:
-            self.port = server.servers[0].sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Stop listening and close every connection."""

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent_sim.cli import adapter_command, agent_command, check_listen, run_until_interrupted
+from agent_sim.cli import adapter_command, agent_command, check_listen, run_app, run_until_interrupted
 from agent_sim.site import Site
 from scenarios.build import plant_config
 from scenarios.loader import ScenarioError, load_scenario
@@ -173,7 +173,7 @@ def validate(
 
 def main() -> None:
     """Entry point of the ``mestwin`` console script."""
-    app()
+    run_app(app)
 
 
 app.command("agent")(agent_command)

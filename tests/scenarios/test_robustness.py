@@ -67,3 +67,21 @@ def test_an_estop_outside_the_shifts_is_refused_with_its_index(write_scenario: C
     path = write_scenario(tiny(('duration = "8h"', 'duration = "9h"'), append=late))
     with pytest.raises(ScenarioError, match=r"events\[0\]\.at: .* falls outside the shifts"):
         plant_config(load_scenario(path), str(path))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("twin",),
+        ("twin", "--bogus", "x.toml"),
+        ("agent", "--port", "abc", "--devices", "x.xml"),
+        ("nosuchcommand",),
+    ],
+)
+def test_a_usage_mistake_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    result = run_mestwin(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("mestwin: ")
+    assert "Traceback" not in result.stderr
