@@ -48,7 +48,7 @@ from agent_sim.render_xml import (
     xml_escape,
 )
 
-__all__ = ["Agent", "AgentError", "Asset", "Request", "Response", "StreamPlan", "iso_timestamp"]
+__all__ = ["Agent", "AgentError", "Asset", "Request", "Response", "StreamPlan", "adapter_id", "iso_timestamp"]
 
 XML_TYPE = "application/xml"
 """The XML media type of cppagent 2.6+ (agents up to 2.5 sent ``text/xml``)."""
@@ -202,7 +202,35 @@ class StreamPlan:
     json: bool = False
 
 
-def _agent_device_xml(uuid: str, ident: str, item_ids: Sequence[str], asset_count: bool) -> str:
+def adapter_id(uri: str) -> str:
+    """The id of an adapter's component, as cppagent forms it: ``shdr://host:7878`` -> ``_host_7878``."""
+    address = uri.split("://", 1)[-1]
+    return "_" + "".join(c if c.isalnum() else "_" for c in address)
+
+
+def _adapters_xml(uris: Sequence[str]) -> str:
+    if not uris:
+        return ""
+    parts = ['<Components><Adapters id="__adapters__"><Components>']
+    for uri in uris:
+        ident = adapter_id(uri)
+        parts.append(
+            f'<Adapter id="{ident}" name="{xml_escape(uri)}"><DataItems>'
+            f'<DataItem category="EVENT" id="{ident}_adapter_uri" type="ADAPTER_URI">'
+            f"<Constraints><Value>{xml_escape(uri)}</Value></Constraints></DataItem>"
+            f'<DataItem category="EVENT" id="{ident}_connection_status" type="CONNECTION_STATUS"/>'
+            f'<DataItem category="EVENT" id="{ident}_adapter_software_version" '
+            'type="ADAPTER_SOFTWARE_VERSION"/>'
+            f'<DataItem category="EVENT" id="{ident}_mtconnect_version" type="MTCONNECT_VERSION"/>'
+            "</DataItems></Adapter>"
+        )
+    parts.append("</Components></Adapters></Components>")
+    return "".join(parts)
+
+
+def _agent_device_xml(
+    uuid: str, ident: str, item_ids: Sequence[str], asset_count: bool, adapters: Sequence[str] = ()
+) -> str:
     avail, added, removed, changed = item_ids
     count = (
         f'<DataItem category="EVENT" id="{ident}_asset_count" representation="DATA_SET" type="ASSET_COUNT"/>'
@@ -217,7 +245,7 @@ def _agent_device_xml(uuid: str, ident: str, item_ids: Sequence[str], asset_coun
         f'<DataItem category="EVENT" id="{changed}" type="DEVICE_CHANGED"/>'
         f'<DataItem category="EVENT" discrete="true" id="{ident}_asset_chg" type="ASSET_CHANGED"/>'
         f'<DataItem category="EVENT" id="{ident}_asset_rem" type="ASSET_REMOVED"/>'
-        f"{count}</DataItems></Agent>"
+        f"{count}</DataItems>{_adapters_xml(adapters)}</Agent>"
     )
 
 
@@ -284,11 +312,14 @@ class Agent:
         agent_device: bool = True,
         clock: object = time.time,
         first_sequence: int = 1,
+        adapters: Sequence[str] = (),
     ) -> None:
         """Start an agent for ``devices`` (a model, or a devices document to read leniently).
 
         ``first_sequence`` is the first sequence number to assign (1, as the reference agent starts; a
-        large value exercises 64-bit sequences).
+        large value exercises 64-bit sequences). ``adapters`` are the URIs (``shdr://host:port``) of the
+        SHDR adapters that feed it: from schema 2.4 (the first here whose XSD has them) the Agent device has
+        an ``Adapter`` component for each, with its connection status and versions.
 
         Raises:
             ValueError: an unknown schema version or a bad buffer setting.
@@ -308,7 +339,8 @@ class Agent:
             ids = ["agent_avail", "device_added", "device_removed", "device_changed"]
             if set(ids) & model.items.keys():
                 ids = [f"{ident}_{i}" for i in ids]
-            agent_xml = _agent_device_xml(f"mestwin-{ident}", ident, ids, version >= (2, 0))
+            listed = adapters if version >= (2, 4) else ()
+            agent_xml = _agent_device_xml(f"mestwin-{ident}", ident, ids, version >= (2, 0), listed)
             agent_model = load_devices(f"<Devices>{agent_xml}</Devices>")
             model = DeviceModel([*agent_model.devices, *model.devices], model.namespaces)
         self._hashes: dict[str, str] = {}
@@ -339,6 +371,8 @@ class Agent:
             self._initial(item, stamp)
         for item in self._agent_items("AVAILABILITY"):
             self.add(item, "AVAILABLE", stamp)
+        for uri in adapters:
+            self.adapter_status(uri, "CONNECTION_STATUS", "LISTEN")
         for item in self._agent_items("DEVICE_ADDED"):
             for device in self.model.devices:
                 digest = self._hashes.get(device.id)
@@ -368,6 +402,16 @@ class Agent:
             self.buffer.add(item, stamp, UNAVAILABLE, attributes='assetType="UNAVAILABLE"')
         else:
             self.buffer.add(item, stamp, UNAVAILABLE)
+
+    def adapter_item(self, uri: str, data_type: str) -> DataItem | None:
+        """The Agent device's item of ``data_type`` for the adapter at ``uri`` (None when it has none)."""
+        return self.model.items.get(f"{adapter_id(uri)}_{data_type.lower()}")
+
+    def adapter_status(self, uri: str, data_type: str, value: str) -> None:
+        """Report an adapter's CONNECTION_STATUS, ADAPTER_SOFTWARE_VERSION or MTCONNECT_VERSION."""
+        item = self.adapter_item(uri, data_type)
+        if item is not None:
+            self.add(item, value)
 
     def _agent_items(self, data_type: str) -> Iterator[DataItem]:
         for device in self.model.devices:

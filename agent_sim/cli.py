@@ -143,7 +143,11 @@ def agent_command(
         fail(f"{devices}: cannot be read as a devices file: {exc.strerror or exc}")
     except DeviceFileError as exc:
         fail(str(exc))
-    agent = Agent(model, schema_version=schema_version, buffer_size_exponent=_exponent(buffer_size))
+    sources = []
+    uris = [f"shdr://{h}:{p}" for _, h, p in (_host_port(spec, "--adapter") for spec in adapter or [])]
+    agent = Agent(
+        model, schema_version=schema_version, buffer_size_exponent=_exponent(buffer_size), adapters=uris
+    )
     real = [d for d in agent.model.devices if d.element != "Agent"]
     lines: list[str] = []
     target = real[0]
@@ -157,7 +161,6 @@ def agent_command(
             if chosen is None:
                 fail(f"--device {device!r} is not in {devices} ({', '.join(d.name for d in real)})")
             target = chosen
-    sources = []
     for index, spec in enumerate(adapter or []):
         name, adapter_host, adapter_port = _host_port(spec, "--adapter")
         fed = agent.model.device(name) if name else (real[index] if index < len(real) else None)

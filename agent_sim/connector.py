@@ -65,10 +65,19 @@ class ShdrConnector:
         """The heartbeat of the current connection; None while it is legacy (no valid PONG yet)."""
         self.connections = 0
         self.ingest = ShdrIngest(
-            agent, device, upcase_values=upcase_values, ignore_timestamps=ignore_timestamps
+            agent,
+            device,
+            upcase_values=upcase_values,
+            ignore_timestamps=ignore_timestamps,
+            adapter_uri=self.uri,
         )
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+
+    @property
+    def uri(self) -> str:
+        """The adapter's URI as the Agent device names it: ``shdr://host:port``."""
+        return f"shdr://{self.host}:{self.port}"
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run())
@@ -101,7 +110,11 @@ class ShdrConnector:
         old = self.ingest
         self.agent, self.device = agent, device
         self.ingest = ShdrIngest(
-            agent, device, upcase_values=old.upcase_values, ignore_timestamps=old.ignore_timestamps
+            agent,
+            device,
+            upcase_values=old.upcase_values,
+            ignore_timestamps=old.ignore_timestamps,
+            adapter_uri=self.uri,
         )
         self.ingest.shdr_version = old.shdr_version  # a setting of the connection, which goes on
 
@@ -116,6 +129,7 @@ class ShdrConnector:
                 continue
             self.connections += 1
             self.status = "ESTABLISHED"
+            self.agent.adapter_status(self.uri, "CONNECTION_STATUS", "ESTABLISHED")
             self._connected.set()
             if self.auto_available:
                 self._availability("AVAILABLE")
@@ -126,6 +140,7 @@ class ShdrConnector:
             finally:
                 self._connected.clear()
                 self.status = "CLOSED"
+                self.agent.adapter_status(self.uri, "CONNECTION_STATUS", "CLOSED")
                 self.heartbeat_ms = None
                 with contextlib.suppress(Exception):
                     writer.close()

@@ -28,6 +28,10 @@ class DeviceFileError(ValueError):
     """A devices document that cannot be used (not well-formed, or no Device in it)."""
 
 
+_WORDS = {"AC": "AC", "DC": "DC", "PH": "PH", "URI": "URI", "MTCONNECT": "MTConnect"}
+"""Words the schemas keep in capitals in element names (``VOLTAGE_AC`` -> ``VoltageAC``)."""
+
+
 def element_name(data_type: str, representation: str | None = None) -> str:
     """Return the Streams element name of a data item type: ``PATH_FEEDRATE`` -> ``PathFeedrate``.
 
@@ -38,7 +42,7 @@ def element_name(data_type: str, representation: str | None = None) -> str:
     if ":" in data_type:
         prefix, data_type = data_type.split(":", 1)
         prefix += ":"
-    name = "".join(part[:1] + part[1:].lower() for part in data_type.split("_"))
+    name = "".join(_WORDS.get(part, part[:1] + part[1:].lower()) for part in data_type.split("_"))
     suffix = {"TIME_SERIES": "TimeSeries", "DATA_SET": "DataSet", "TABLE": "Table"}.get(
         representation or "", ""
     )

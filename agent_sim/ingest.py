@@ -66,8 +66,11 @@ class ShdrIngest:
         *,
         upcase_values: bool = True,
         ignore_timestamps: bool = False,
+        adapter_uri: str | None = None,
     ) -> None:
         self.agent = agent
+        self.adapter_uri = adapter_uri
+        """The adapter's URI, under which ``* adapterVersion:`` and ``* mtconnectVersion:`` are reported."""
         self.device = device
         self.upcase_values = upcase_values
         self.ignore_timestamps = ignore_timestamps
@@ -199,6 +202,9 @@ class ShdrIngest:
                 self.shdr_version = int(command.value.strip() or "1")
             except ValueError:
                 self._malformed(Malformed(f"* shdrVersion: {command.value}", "not a number"))
+        elif command.key in ("adapterversion", "mtconnectversion") and self.adapter_uri is not None:
+            data_type = "ADAPTER_SOFTWARE_VERSION" if command.key == "adapterversion" else "MTCONNECT_VERSION"
+            self.agent.adapter_status(self.adapter_uri, data_type, command.value.strip())
         elif command.key == "device":
             device = self.agent.model.device(command.value.strip())
             if device is None:

@@ -94,10 +94,15 @@ class Site:
     def _snapshot(self, machine_id: str) -> Callable[[], str]:
         return lambda: self.bridge.snapshot(machine_id)
 
-    @staticmethod
-    def _new_agent(plan: AgentPlan, document: str) -> Agent:
+    def _new_agent(self, plan: AgentPlan, document: str) -> Agent:
         exponent = max(4, math.ceil(math.log2(max(2, plan.buffer_size))))
-        return Agent(document, schema_version=plan.schema_version, buffer_size_exponent=exponent)
+        # Adapters on fixed ports are listed in the Agent device (as an agent's configuration lists them).
+        adapters = []
+        if plan.transport == "shdr" and plan.shdr_port is not None:
+            adapters = [f"shdr://{self.host}:{plan.shdr_port + i}" for i in range(len(plan.machines))]
+        return Agent(
+            document, schema_version=plan.schema_version, buffer_size_exponent=exponent, adapters=adapters
+        )
 
     def agent(self, name: str) -> Agent:
         return self._parts[name].server.agent

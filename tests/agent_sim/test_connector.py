@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from agent_sim.agent import Request, Response
+from agent_sim.adapter import ShdrAdapterServer
+from agent_sim.agent import Agent, Request, Response
 from agent_sim.buffer import UNAVAILABLE, ConditionState
 from agent_sim.connector import ShdrConnector
 from agent_sim.shdr import Decoded
@@ -434,3 +435,52 @@ def test_shdr_version_command_over_the_wire_applies_to_the_following_lines() -> 
             assert value(agent, "exec") == "ACTIVE"
 
     run(scenario())
+
+
+def test_the_agent_device_reports_each_adapter_connection_status_and_versions() -> None:
+    """Reference 1.8: one Adapter component per adapter, CONNECTION_STATUS LISTEN -> ESTABLISHED -> CLOSED,
+    and the adapter's `* adapterVersion:` / `* mtconnectVersion:` as its versions (schema 2.4 and later)."""
+
+    async def main() -> None:
+        adapter = ShdrAdapterServer("127.0.0.1", 0)
+        await adapter.start()
+        uri = f"shdr://127.0.0.1:{adapter.port}"
+        agent = Agent(_ADAPTER_DEVICES, schema_version="2.7", adapters=[uri])
+        status = agent.adapter_item(uri, "CONNECTION_STATUS")
+        assert status is not None
+        assert agent.buffer.latest[status.id].value == "LISTEN"  # type: ignore[union-attr]
+        device = agent.model.device("M")
+        assert device is not None
+        connector = ShdrConnector(agent, device, "127.0.0.1", adapter.port, reconnect_interval=0.5)
+        connector.start()
+        try:
+            await connector.wait_connected()
+            assert agent.buffer.latest[status.id].value == "ESTABLISHED"  # type: ignore[union-attr]
+            adapter.send("* adapterVersion: 3.1\n* mtconnectVersion: 2.7\n")
+            for _ in range(200):
+                version = agent.adapter_item(uri, "ADAPTER_SOFTWARE_VERSION")
+                assert version is not None
+                if agent.buffer.latest[version.id].value == "3.1":  # type: ignore[union-attr]
+                    break
+                await asyncio.sleep(0.01)
+            mtc = agent.adapter_item(uri, "MTCONNECT_VERSION")
+            assert mtc is not None
+            assert agent.buffer.latest[mtc.id].value == "2.7"  # type: ignore[union-attr]
+            await adapter.disconnect_all()
+            for _ in range(200):
+                if agent.buffer.latest[status.id].value == "CLOSED":  # type: ignore[union-attr]
+                    break
+                await asyncio.sleep(0.01)
+            assert agent.buffer.latest[status.id].value == "CLOSED"  # type: ignore[union-attr]
+        finally:
+            await connector.stop()
+            await adapter.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+_ADAPTER_DEVICES = (
+    '<MTConnectDevices><Devices><Device id="m" name="M" uuid="m-1"><DataItems>'
+    '<DataItem category="EVENT" id="avail" type="AVAILABILITY"/>'
+    "</DataItems></Device></Devices></MTConnectDevices>"
+)

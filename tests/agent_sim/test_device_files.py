@@ -67,3 +67,23 @@ def test_a_fragment_that_is_not_well_formed_is_refused_naming_the_file() -> None
 def test_a_document_without_devices_is_refused() -> None:
     with pytest.raises(DeviceFileError, match="no Device element"):
         load_devices(b"<MTConnectDevices><Header/><Devices/></MTConnectDevices>", "empty.xml")
+
+
+@pytest.mark.parametrize(
+    ("data_type", "representation", "element"),
+    [
+        ("PATH_FEEDRATE", None, "PathFeedrate"),
+        ("ADAPTER_URI", None, "AdapterURI"),
+        ("MTCONNECT_VERSION", None, "MTConnectVersion"),
+        ("VOLTAGE_AC", None, "VoltageAC"),
+        ("PART_ID", None, "PartId"),
+        ("POSITION", "TIME_SERIES", "PositionTimeSeries"),
+        ("x:MOTION_STATE", None, "x:MotionState"),
+    ],
+)
+def test_stream_element_names_follow_the_schemas_spelling(
+    data_type: str, representation: str | None, element: str
+) -> None:
+    from agent_sim.devices import element_name
+
+    assert element_name(data_type, representation) == element

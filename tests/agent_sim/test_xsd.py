@@ -200,3 +200,12 @@ def test_typed_out_of_range_for_at_names_a_parameter_the_xsd_does_not_list(versi
     for parameter in root.iter("{*}QueryParameter"):
         parameter.set("name", "from")
     assert_valid("Error", version, root)
+
+
+@pytest.mark.parametrize("version", ["2.4", "2.7"])
+def test_probe_with_adapter_components_validates(version: str) -> None:
+    agent = Agent(devices_xml(version), schema_version=version, adapters=["shdr://127.0.0.1:7878"])
+    body = respond(agent, "/probe").body
+    assert "<Adapter " in body
+    assert_valid("Devices", version, body)
+    assert_valid("Streams", version, respond(agent, "/current").body)
