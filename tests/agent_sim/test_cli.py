@@ -7,12 +7,9 @@ exit 2, never a traceback. Expected values are read from the logs here, independ
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -26,6 +23,8 @@ import pytest
 from lxml import etree
 
 from tests.agent_sim.shdr_helpers import shared_dir
+from tests.processes import WAIT_S, Running, free_port, port_is_free, run
+from tests.processes import started as start_process
 
 ROOT = Path(__file__).resolve().parents[2]
 OKUMA_MAZAK_DEVICES = "cppagent-demo_okuma-mazak_2.7.xml"
@@ -48,104 +47,20 @@ HURCO_ITEMS = {
 }
 """SHDR key -> data item id of Hurco01 in the NIST test bed's device file."""
 
-WAIT_S = 8.0
-"""The bound on every wait for a process to print or an agent to show something."""
-
 
 # ------------------------------------------------------------------------------------------ processes
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a server could listen on 127.0.0.1:``port`` now (SO_REUSEADDR, as servers bind)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _env() -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "PYTHONWARNINGS")
-    }
-    env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="60", PYTHONIOENCODING="utf-8")
-    return env
-
-
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run ``python -m agent_sim ARGS`` to its end (bounded) and return it."""
-    return subprocess.run(
-        [sys.executable, "-m", "agent_sim", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=_env(),
-        check=False,
-    )
-
-
-@dataclass
-class Running:
-    """A command running in the background, its output going to files the test can poll."""
-
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text(encoding="utf-8")
-
-    def errors(self) -> str:
-        return self.stderr.read_text(encoding="utf-8")
-
-    def wait_for(self, text: str, timeout: float = WAIT_S) -> str:
-        """Wait until stdout holds ``text``; return stdout. Fails if the process ends or time runs out."""
-        deadline = time.monotonic() + timeout
-        while text not in (out := self.output()):
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"exited {self.process.returncode} before printing {text!r}: {out}{self.errors()}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {text!r} within {timeout} s; stdout: {out!r}; stderr: {self.errors()!r}")
-            time.sleep(0.05)
-        return out
-
-    def interrupt(self, timeout: float = 5.0) -> int:
-        """Send SIGINT (Ctrl-C) and return the exit code, which must come within ``timeout``."""
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=timeout)
+    return run("agent_sim", *args, timeout=30)
 
 
 @contextmanager
 def started(tmp_path: Path, name: str, *args: str | Path | int) -> Iterator[Running]:
     """Start ``python -m agent_sim ARGS``; kill it on the way out whatever happened."""
-    out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent_sim", *map(str, args)],
-            cwd=ROOT,
-            stdout=stdout,
-            stderr=stderr,
-            env=_env(),
-        )
-        try:
-            yield Running(process, out, err)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=5)
+    with start_process(tmp_path, name, "agent_sim", *args) as running:
+        yield running
 
 
 # ------------------------------------------------------------------------------------------ HTTP and XML

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.processes import run
 
 ROOT = Path(__file__).resolve().parents[2]
 """The project root (where scenarios/ lives)."""
@@ -374,26 +374,9 @@ def write_scenario(tmp_path: Path) -> Callable[[str], Path]:
     return write
 
 
-def _narrow_plain_env() -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "PYTHONWARNINGS")
-    }
-    # A narrow terminal: a long message must still stay on one line.
-    env.update(COLUMNS="60", NO_COLOR="1", PYTHONIOENCODING="utf-8")
-    return env
-
-
 def run_mestwin(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run the real CLI (``python -m scenarios``) in a subprocess, on a narrow terminal, and return it."""
-    return subprocess.run(
-        [sys.executable, "-m", "scenarios", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_narrow_plain_env(),
-        check=False,
-    )
+    return run("scenarios", *args)
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ exit 2. Shipped scenarios are copied with their ports rewritten to free ones, so
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -25,53 +22,15 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.processes import WAIT_S, Running, free_port, free_ports, port_is_free, run, started
 from tests.scenarios.conftest import EXAMPLE_MESSAGE, THIRD_MACHINE_VF3, tiny
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
-WAIT_S = 8.0
 """The bound on every wait for the process to print or an agent to show something."""
 
 
 # ------------------------------------------------------------------------------------------ ports
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive TCP ports free on 127.0.0.1 right now."""
-    for _ in range(50):
-        first = free_port()
-        if first + count > 65536:
-            continue
-        probes = [socket.socket() for _ in range(count)]
-        try:
-            for offset, probe in enumerate(probes):
-                probe.bind(("127.0.0.1", first + offset))
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-        return first
-    pytest.fail(f"found no {count} consecutive free ports")
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a server could listen on 127.0.0.1:``port`` now (SO_REUSEADDR, as servers bind)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def scenario_copy(tmp_path: Path, name: str, ports: dict[str, str]) -> Path:
@@ -88,78 +47,16 @@ def scenario_copy(tmp_path: Path, name: str, ports: dict[str, str]) -> Path:
 # ------------------------------------------------------------------------------------------ processes
 
 
-def _env() -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "PYTHONWARNINGS")
-    }
-    env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="60", PYTHONIOENCODING="utf-8")
-    return env
-
-
 def run_mestwin(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run ``python -m scenarios ARGS`` to its end (bounded) and return it."""
-    return subprocess.run(
-        [sys.executable, "-m", "scenarios", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=_env(),
-        check=False,
-    )
-
-
-@dataclass
-class Running:
-    """``mestwin serve`` running in the background, its output going to files the test can poll."""
-
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text(encoding="utf-8")
-
-    def errors(self) -> str:
-        return self.stderr.read_text(encoding="utf-8")
-
-    def wait_for(self, text: str, timeout: float = WAIT_S) -> str:
-        """Wait until stdout holds ``text``; return stdout. Fails if the process ends or time runs out."""
-        deadline = time.monotonic() + timeout
-        while text not in (out := self.output()):
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"exited {self.process.returncode} before printing {text!r}: {out}{self.errors()}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {text!r} within {timeout} s; stdout: {out!r}; stderr: {self.errors()!r}")
-            time.sleep(0.05)
-        return out
-
-    def interrupt(self, timeout: float = 5.0) -> int:
-        """Send SIGINT (Ctrl-C) and return the exit code, which must come within ``timeout``."""
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=timeout)
+    return run("scenarios", *args, timeout=30)
 
 
 @contextmanager
 def serving(tmp_path: Path, *args: str | Path) -> Iterator[Running]:
     """Start ``python -m scenarios serve ARGS``; kill it on the way out whatever happened."""
-    out, err = tmp_path / "serve.out", tmp_path / "serve.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "scenarios", "serve", *map(str, args)],
-            cwd=ROOT,
-            stdout=stdout,
-            stderr=stderr,
-            env=_env(),
-        )
-        try:
-            yield Running(process, out, err)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=5)
+    with started(tmp_path, "serve", "scenarios", "serve", *args) as running:
+        yield running
 
 
 def assert_stops_cleanly(server: Running, *ports: int) -> None:
