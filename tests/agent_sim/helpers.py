@@ -4,14 +4,11 @@ client (bounded waits, chunked multipart parts) for a real ``AgentServer`` on lo
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
-import pytest
 from lxml import etree
 
 from agent_sim.agent import Agent, Request, Response, StreamPlan
@@ -178,18 +175,6 @@ def error(response: Response) -> tuple[int, str, str]:
     """(HTTP status, errorCode, message) of a response holding exactly one error."""
     (found,) = errors(response)
     return response.status, found[0], found[1]
-
-
-def shared_dir() -> Path:
-    """The shared data directory (``$MESTWIN_SHARED`` or ``<repo>/../shared``); skips the test when it is
-    absent, and fails it instead when ``CI=true``."""
-    env = os.environ.get("MESTWIN_SHARED")
-    directory = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
-    if (directory / "mtconnect").is_dir():
-        return directory
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"shared data not found at {directory} (set MESTWIN_SHARED)")
-    pytest.skip(f"shared data not found at {directory} (set MESTWIN_SHARED)")
 
 
 # -- a raw HTTP/1.1 client ------------------------------------------------------------------------

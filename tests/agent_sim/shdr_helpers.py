@@ -4,7 +4,6 @@ bounded waits, and the real recordings with an independent reading of their fina
 from __future__ import annotations
 
 import asyncio
-import os
 import string
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
@@ -13,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from lxml import etree
 
 from agent_sim.adapter import ShdrAdapterServer
@@ -23,6 +21,7 @@ from agent_sim.connector import ShdrConnector
 from agent_sim.devices import DataItem
 from agent_sim.ingest import ShdrIngest
 from agent_sim.shdr import ShdrDecoder
+from tests.shared_data import shared_dir
 
 T = TypeVar("T")
 
@@ -245,20 +244,6 @@ def run(scenario: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
 
 
 # ------------------------------------------------------------------------------------------ recordings
-
-
-def shared_dir() -> Path:
-    """The shared reference data (env MESTWIN_SHARED, else <repo>/../shared).
-
-    Skips the test when it is absent, except in CI (CI=true), where that is a failure.
-    """
-    env = os.environ.get("MESTWIN_SHARED")
-    root = Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
-    if not (root / "mtconnect" / "shdr").is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"shared data not found at {root}: set MESTWIN_SHARED or check out ../shared")
-        pytest.skip(f"shared data not found at {root} (set MESTWIN_SHARED or check out ../shared)")
-    return root
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.agent_sim.shdr_helpers import shared_dir
 from tests.processes import WAIT_S, Running, free_port, port_is_free, run
 from tests.processes import started as start_process
+from tests.shared_data import shared_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 OKUMA_MAZAK_DEVICES = "cppagent-demo_okuma-mazak_2.7.xml"

@@ -9,7 +9,7 @@ from lxml import etree
 
 from agent_sim.agent import Agent, Request
 from agent_sim.devices import DeviceFileError, load_devices
-from tests.agent_sim.shdr_helpers import shared_dir
+from tests.shared_data import shared_dir
 
 
 def _device_files() -> list[Path]:

@@ -12,8 +12,9 @@ from agent_sim.agent import Agent, Asset
 from agent_sim.assets import ASSET_TYPE, cutting_tool_xml
 from agent_sim.buffer import ConditionState, DataSetState
 from agent_sim.render_xml import SCHEMA_VERSIONS
+from tests.shared_data import shared_dir
 
-from .helpers import STAMP, make_agent, put, respond, shared_dir
+from .helpers import STAMP, make_agent, put, respond
 
 _SCHEMAS: dict[tuple[str, str], etree.XMLSchema] = {}
 """Loaded schemas by (document, version): loading Streams 2.x takes a fraction of a second."""
