@@ -17,6 +17,7 @@ from rich.table import Table
 
 from agent_sim.cli import adapter_command, agent_command, check_listen, run_app, run_until_interrupted
 from agent_sim.site import Site
+from mes_core.cli import app as mes_app
 from scenarios.build import plant_config
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.model import Scenario
@@ -178,6 +179,7 @@ def main() -> None:
 
 app.command("agent")(agent_command)
 app.command("adapter")(adapter_command)
+app.add_typer(mes_app, name="mes")
 
 
 @app.command()

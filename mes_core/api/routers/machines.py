@@ -1,0 +1,44 @@
+"""``/api/{tenant}/mes/machines``: list, register, get, update, live status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from mes_core.api.deps import EngineDep, TenantDep
+from mes_core.api.schemas import MachineCreate, MachinePublic, MachineUpdate
+from mes_core.services import machines
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/{tenant}/mes/machines", tags=["machines"])
+
+
+@router.get("")
+def list_machines(tenant: TenantDep, db: EngineDep) -> dict[str, list[MachinePublic]]:
+    return {"data": [MachinePublic.of(m) for m in machines.list_machines(db, tenant.id)]}
+
+
+@router.post("", status_code=201)
+def register_machine(body: MachineCreate, tenant: TenantDep, db: EngineDep) -> dict[str, MachinePublic]:
+    machine = machines.register_machine(db, tenant.id, body.model_dump())
+    return {"data": MachinePublic.of(machine)}
+
+
+@router.get("/{machine_id}")
+def get_machine(machine_id: str, tenant: TenantDep, db: EngineDep) -> dict[str, MachinePublic]:
+    return {"data": MachinePublic.of(machines.get_machine(db, tenant.id, machine_id))}
+
+
+@router.patch("/{machine_id}")
+def update_machine(
+    machine_id: str, body: MachineUpdate, tenant: TenantDep, db: EngineDep
+) -> dict[str, MachinePublic]:
+    changes = body.model_dump(exclude_unset=True)
+    return {"data": MachinePublic.of(machines.update_machine(db, tenant.id, machine_id, changes))}
+
+
+@router.get("/{machine_id}/status")
+def machine_status(machine_id: str, tenant: TenantDep, db: EngineDep) -> dict[str, dict[str, Any]]:
+    return {"data": machines.machine_status(db, tenant.id, machine_id)}

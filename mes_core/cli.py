@@ -1,0 +1,66 @@
+"""``mestwin mes ...`` (also ``python -m mes_core``): the MES core's own commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mes_core.errors import MesError
+from mes_core.services.tenants import create_tenant
+from mes_core.store.engine import connect, migrate
+
+__all__ = ["app", "main", "run"]
+
+DEFAULT_DB = "sqlite:///mes.db"
+"""The embedded default: one SQLite file in the working folder."""
+
+app = typer.Typer(name="mes", help="The MES core.", no_args_is_help=True, add_completion=False)
+tenant_app = typer.Typer(name="tenant", help="Tenants and their API tokens.", no_args_is_help=True)
+app.add_typer(tenant_app)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"mestwin: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: Annotated[str, typer.Argument(help="The tenant's name (used in the API paths).")],
+    db: Annotated[
+        str, typer.Option("--db", help="Database URL (sqlite:///file or postgresql://...).")
+    ] = DEFAULT_DB,
+    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone of the tenant.")] = "UTC",
+) -> None:
+    """Create a tenant and print its API token (shown this once)."""
+    try:
+        engine = connect(db)
+        migrate(engine)
+        tenant, token = create_tenant(engine, name, timezone)
+    except (MesError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"tenant {tenant.name} (id {tenant.id}); API token (keep it, it is shown once):")
+    typer.echo(token)
+
+
+def run(application: typer.Typer) -> None:
+    """Run a command line; a usage mistake is one line and exit 2 (mes_core has its own: it stands alone)."""
+    try:
+        code = application(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except typer.TyperException as exc:
+        text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo(f"mestwin: {' '.join(str(text).split())}", err=True)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+
+
+def main() -> None:
+    """Entry point of ``python -m mes_core``."""
+    run(app)
