@@ -109,6 +109,17 @@ def machine_status(engine: Engine, tenant_id: int, machine_id: str) -> dict[str,
             return None
 
     tool = values.get("tool_number")
+    if "spindle" in values:  # the ingestion stores the tracker's snapshot, already in the seed's shape
+        shaped = {key: values.get(key) for key in ("spindle", "feed", "program", "axes", "active_tool")}
+        return {
+            "machine_id": machine.machine_id,
+            "name": machine.name,
+            "status": status.status if status is not None else "OFFLINE",
+            "state": status.state if status is not None else "no_data",
+            "last_updated": _iso(status.updated_us) if status is not None else None,
+            **shaped,
+            "current_run": None,
+        }
     return {
         "machine_id": machine.machine_id,
         "name": machine.name,

@@ -1,0 +1,376 @@
+"""Ingestion: every registered MTConnect machine read from its agent, tracked, and written in batches.
+
+Wiring::
+
+    machines (store) ──> one AgentClient per (tenant, agent URL) ── events ──> MachineTracker per machine
+                                                                              │ state, parts, alarms, gaps
+    observations, tracker events ──> BatchWriter ── flush every ``flush_interval_s`` ──> database
+                                                    (in a worker thread: never a commit per observation)
+
+Each agent is read once for all the machines it fronts. Recovery is the client's (resync, gaps, backoff,
+offline); the tracker turns a resync into a data gap in the timeline; the writer keeps rows it could not
+write and tries again, so a database that goes away loses nothing that fits in memory meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import Engine
+
+from mes_core.domain.states import MachineState, status_of
+from mes_core.domain.tracker import (
+    AlarmCleared,
+    AlarmRaised,
+    DataGap,
+    Event,
+    MachineTracker,
+    PartsMade,
+    StateChanged,
+)
+from mes_core.ingest.client import (
+    AgentClient,
+    AgentEvent,
+    Bootstrap,
+    DataLost,
+    Observations,
+    Offline,
+    Online,
+    Probed,
+    ReadFailed,
+    Restarted,
+)
+from mes_core.ingest.mtconnect_xml import StreamObservation
+from mes_core.store import repository
+from mes_core.store.engine import transaction
+from mes_core.store.errors import StoreError
+from mes_core.store.records import Machine
+from mes_core.store.writer import BatchWriter
+
+__all__ = ["IngestionMetrics", "IngestionService"]
+
+log = logging.getLogger(__name__)
+
+
+def _us(epoch: float) -> int:
+    return round(epoch * 1_000_000)
+
+
+class IngestionMetrics:
+    """Prometheus metrics per agent: polls, observations, gaps, errors, lag."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        labels = ["agent"]
+        self.polls = Counter("mes_agent_polls", "Sample documents read", labels, registry=registry)
+        self.observations = Counter(
+            "mes_agent_observations", "Observations ingested", labels, registry=registry
+        )
+        self.gaps = Counter(
+            "mes_agent_gaps", "Data gaps (buffer overrun or restart)", labels, registry=registry
+        )
+        self.errors = Counter(
+            "mes_agent_errors", "Failed reads by kind", [*labels, "kind"], registry=registry
+        )
+        self.lag = Gauge(
+            "mes_agent_lag_seconds", "Delivery time minus newest data timestamp", labels, registry=registry
+        )
+        self.online = Gauge("mes_agent_online", "1 when the agent answers", labels, registry=registry)
+        self.pending = Gauge("mes_pending_rows", "Rows waiting to be written", registry=registry)
+
+
+@dataclass
+class _Machine:
+    record: Machine
+    tracker: MachineTracker | None = None
+    items: tuple[Any, ...] = ()
+
+
+@dataclass
+class _Agent:
+    tenant_id: int
+    url: str
+    machines: dict[str, _Machine] = field(default_factory=dict)
+    client: AgentClient | None = None
+    instance_id: int = 0
+
+
+class IngestionService:
+    """Reads the agents of every registered MTConnect machine until ``stop()``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        mode: str = "poll",
+        flush_interval_s: float = 0.5,
+        offline_after_s: float = 10.0,
+        metrics: IngestionMetrics | None = None,
+    ) -> None:
+        self.engine = engine
+        self.mode = mode
+        self.flush_interval_s = flush_interval_s
+        self.offline_after_s = offline_after_s
+        self.metrics = metrics
+        self.writer = BatchWriter(engine)
+        self.agents: dict[tuple[int, str], _Agent] = {}
+        self._stopping = asyncio.Event()
+        self._dirty: set[tuple[int, str]] = set()
+
+    # -- set-up -------------------------------------------------------------------------------------
+
+    def load(self, machines: Iterable[Machine] | None = None) -> None:
+        """Group the registered MTConnect machines by (tenant, agent URL)."""
+        if machines is None:
+            with transaction(self.engine) as conn:
+                machines = repository.list_all_machines(conn)
+        for machine in machines:
+            if machine.source != "mtconnect" or not machine.agent_url:
+                continue
+            url = machine.agent_url.rstrip("/")
+            agent = self.agents.setdefault((machine.tenant_id, url), _Agent(machine.tenant_id, url))
+            agent.machines[machine.machine_id] = _Machine(machine)
+
+    def _client(self, agent: _Agent) -> AgentClient:
+        devices = {m.record.device or m.record.machine_id: key for key, m in agent.machines.items()}
+        interval = min(m.record.poll_interval_ms for m in agent.machines.values()) / 1000.0
+        mode: Literal["poll", "stream"] = "stream" if self.mode == "stream" else "poll"
+        with transaction(self.engine) as conn:
+            cursor = repository.get_cursor(conn, agent.tenant_id, agent.url)
+        # A restarted MES resumes where it stopped reading, so nothing the agent still holds is lost.
+        resume = None if cursor is None else (cursor.instance_id, cursor.next_sequence)
+        return AgentClient(
+            agent.url,
+            devices,
+            mode=mode,
+            interval_s=interval,
+            offline_after_s=self.offline_after_s,
+            resume=resume,
+        )
+
+    # -- running ------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read every agent and flush the writes, until ``stop()``."""
+        if not self.agents:
+            self.load()
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            tasks = []
+            for agent in self.agents.values():
+                agent.client = self._client(agent)
+                tasks.append(asyncio.create_task(agent.client.run(session, self._sink(agent))))
+            flusher = asyncio.create_task(self._flush_loop())
+            try:
+                await self._stopping.wait()
+            finally:
+                for agent in self.agents.values():
+                    if agent.client is not None:
+                        agent.client.stop()
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                await self.flush()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def flush(self) -> int:
+        """Write what is buffered (in a worker thread); return the rows written (0 when the database failed:
+        the rows stay buffered for the next try)."""
+        self._statuses()
+        try:
+            written = await asyncio.to_thread(self.writer.flush)
+        except StoreError as exc:
+            log.warning(
+                "could not write to the database; keeping %d rows for later: %s", self.writer.pending, exc
+            )
+            written = 0
+        if self.metrics is not None:
+            self.metrics.pending.set(self.writer.pending)
+        return written
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            await self.flush()
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def _sink(self, agent: _Agent) -> Any:
+        def sink(event: AgentEvent) -> None:
+            try:
+                self._handle(agent, event)
+            except Exception:  # a bug in one event must not stop the agent's reader
+                log.exception("ingestion of %s failed on %s", agent.url, type(event).__name__)
+
+        return sink
+
+    def _handle(self, agent: _Agent, event: AgentEvent) -> None:
+        metrics = self.metrics
+        if isinstance(event, Probed):
+            agent.instance_id = event.instance_id
+            for key, device in event.devices.items():
+                machine = agent.machines.get(key)
+                # A tracker outlives an agent restart (its counters' baselines and open alarms go on),
+                # unless the device's model changed.
+                if machine is not None and (machine.tracker is None or machine.items != device.data_items):
+                    machine.tracker = MachineTracker(device.data_items)
+                    machine.items = device.data_items
+            for missing in event.missing:
+                log.warning("agent %s has no device %r", agent.url, missing)
+        elif isinstance(event, Bootstrap):
+            agent.instance_id = event.instance_id
+            machine = agent.machines.get(event.machine)
+            if machine is None or machine.tracker is None:
+                return
+            if event.gap is not None:
+                start, end = event.gap
+                events = machine.tracker.gap(start, end, "data_lost", event.observations, event.instance_id)
+            else:
+                events = machine.tracker.apply_all(event.observations, event.instance_id)
+            self._observations(agent, machine, event.observations, event.instance_id)
+            self._events(agent, machine, events)
+            self._cursor(agent)
+        elif isinstance(event, Observations):
+            agent.instance_id = event.instance_id
+            machine = agent.machines.get(event.machine)
+            if machine is None or machine.tracker is None:
+                return
+            events = machine.tracker.apply_all(event.observations, event.instance_id)
+            self._observations(agent, machine, event.observations, event.instance_id)
+            self._events(agent, machine, events)
+            self._cursor(agent)
+            if metrics is not None:
+                metrics.observations.labels(agent.url).inc(len(event.observations))
+        elif isinstance(event, DataLost | Restarted):
+            if metrics is not None:
+                metrics.gaps.labels(agent.url).inc()
+        elif isinstance(event, Offline | Online):
+            online = isinstance(event, Online)
+            at = event.at if isinstance(event, Online) else event.since
+            for machine in agent.machines.values():
+                if machine.tracker is not None:
+                    machine.tracker.connection(online, at)
+                    self._dirty.add((agent.tenant_id, machine.record.machine_id))
+            if metrics is not None:
+                metrics.online.labels(agent.url).set(1 if online else 0)
+        elif isinstance(event, ReadFailed) and metrics is not None:
+            metrics.errors.labels(agent.url, event.kind).inc()
+        if metrics is not None and agent.client is not None:
+            stats = agent.client.stats
+            if stats.lag_s is not None:
+                metrics.lag.labels(agent.url).set(stats.lag_s)
+
+    def _cursor(self, agent: _Agent) -> None:
+        """Where the agent was read up to; written with the data, in the same transaction."""
+        client = agent.client
+        if client is not None and client.stats.next_sequence is not None:
+            self.writer.set_cursor(agent.tenant_id, agent.url, agent.instance_id, client.stats.next_sequence)
+
+    def _observations(
+        self, agent: _Agent, machine: _Machine, observations: Iterable[StreamObservation], instance_id: int
+    ) -> None:
+        tracker = machine.tracker
+        assert tracker is not None
+        signals = tracker.signals
+        tenant, machine_id = agent.tenant_id, machine.record.machine_id
+        rows = []
+        for obs in observations:
+            signal = signals.signal_of(obs.data_item_id)
+            value = obs.value if obs.category != "CONDITION" else obs.level
+            num: float | None = None
+            if obs.category == "SAMPLE" and value is not None:
+                with contextlib.suppress(ValueError):
+                    num = float(value)
+            rows.append(
+                (
+                    tenant,
+                    machine_id,
+                    _us(obs.timestamp),
+                    instance_id,
+                    obs.sequence,
+                    obs.data_item_id,
+                    None if signal is None else signal.value,
+                    value,
+                    num,
+                )
+            )
+        if rows:
+            self.writer.add_observations(rows)
+            self._dirty.add((tenant, machine_id))
+
+    def _events(self, agent: _Agent, machine: _Machine, events: list[Event]) -> None:
+        writer = self.writer
+        tenant, machine_id = agent.tenant_id, machine.record.machine_id
+        parts = []
+        for event in events:
+            if isinstance(event, StateChanged):
+                writer.upsert_state_interval(
+                    tenant, machine_id, _us(event.at), event.state.value, event.detail
+                )
+            elif isinstance(event, PartsMade):
+                parts.append(
+                    (
+                        tenant,
+                        machine_id,
+                        _us(event.at),
+                        event.kind,
+                        event.delta,
+                        event.item_id,
+                        event.instance_id,
+                        event.sequence,
+                    )
+                )
+            elif isinstance(event, AlarmRaised):
+                writer.upsert_alarm_onset(
+                    tenant,
+                    machine_id,
+                    event.item_id,
+                    event.native_code or "",
+                    _us(event.at),
+                    category=event.category.value,
+                    severity=event.severity.value,
+                    level=event.level,
+                    text=event.text,
+                )
+            elif isinstance(event, AlarmCleared):
+                writer.clear_alarm(tenant, machine_id, event.item_id, event.native_code, _us(event.at))
+            elif isinstance(event, DataGap):
+                writer.add_gap(tenant, machine_id, _us(event.start), _us(event.end), event.reason)
+        if parts:
+            writer.add_part_events(parts)
+        self._dirty.add((tenant, machine_id))
+
+    def _statuses(self) -> None:
+        """Write the live status of every machine that changed since the last flush."""
+        dirty, self._dirty = self._dirty, set()
+        by_key: dict[tuple[int, str], _Machine] = {}
+        for agent in self.agents.values():
+            for key, known in agent.machines.items():
+                by_key[(agent.tenant_id, key)] = known
+        for tenant, machine_id in dirty:
+            machine = by_key.get((tenant, machine_id))
+            if machine is None or machine.tracker is None:
+                continue
+            snapshot = machine.tracker.snapshot()
+            state = str(snapshot.get("state", "no_data"))
+            status = str(snapshot.get("status") or status_of_state(state))
+            self.writer.set_status(tenant, machine_id, status, state, json.dumps(snapshot, default=str))
+
+
+def status_of_state(state: str) -> str:
+    """The seed's status (ACTIVE, IDLE, ALARM, OFFLINE) of a timeline state."""
+    return status_of(MachineState(state)).value

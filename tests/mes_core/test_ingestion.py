@@ -1,0 +1,140 @@
+"""Ingestion end to end: the twin behind a real agent on loopback, the MES polling it over HTTP into a
+real database (SQLite and PostgreSQL), and the stored parts, alarms and timeline checked against the truth."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from agent_sim.site import AgentPlan, Site
+from mes_core.services.ingestion import IngestionService
+from mes_core.services.machines import register_machine
+from mes_core.services.tenants import create_tenant
+from mes_core.store import repository
+from mes_core.store.engine import transaction
+from twin.clock import local_to_epoch
+from twin.config import EventConfig, FailureMode, JobConfig, MachineConfig, PlantConfig
+from twin.plant import Plant
+from twin.shift_calendar import ShiftDefinition
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = local_to_epoch(datetime(2026, 3, 2, 6, 0), BERLIN)
+DAY = ShiftDefinition(
+    "Day", datetime(2026, 1, 1, 6).time(), datetime(2026, 1, 1, 14).time(), frozenset(range(7))
+)
+JOB = JobConfig("J1", "P1", "O1000", 10_000, 40.0, setup_minutes=3.0, scrap_rate=0.0)
+MACHINES = (
+    MachineConfig("MILL-1", "haas_vf2", "Mill", jobs=(JOB,), warmup_minutes=0.0),
+    MachineConfig(
+        "LATHE-1",
+        "dmg_nlx2500",
+        "Lathe",
+        jobs=(JOB,),
+        warmup_minutes=0.0,
+        reliability=(FailureMode("spindle", 0.5, 3.0),),
+    ),
+)
+EVENTS = (EventConfig(START + 1200.0, "MILL-1", "estop", duration_s=180.0),)
+
+
+def _run(
+    store: Engine, hours: float, transport: str = "inprocess", restart_at: float | None = None
+) -> tuple[Plant, int]:
+    tenant, _ = create_tenant(store, "acme")
+
+    async def main() -> Plant:
+        plans = [AgentPlan("a", 0, ("MILL-1", "LATHE-1"), "2.7", transport=transport)]
+        site = Site(MACHINES, plans, reconnect_interval=0.5)
+        plant = Plant(
+            PlantConfig(START, 8 * 3600.0, BERLIN, (DAY,), MACHINES, seed=5, events=EVENTS), site.bridge
+        )
+        await site.start()
+        try:
+            for config in MACHINES:
+                fields = {"name": config.name, "machine_id": config.id, "agent_url": site.urls["a"]}
+                register_machine(store, tenant.id, {**fields, "poll_interval_ms": 50})
+            service = IngestionService(store, flush_interval_s=0.1)
+            service.load()
+            task = asyncio.create_task(service.run())
+            agent = site.agent("a")
+            pending_restart = restart_at
+            while plant.now < START + hours * 3600.0:
+                plant.advance(plant.now + 60.0)
+                assert await site.settle()
+                await _caught_up(service, lambda: site.agent("a").buffer.next_sequence)
+                if pending_restart is not None and plant.now >= START + pending_restart:
+                    pending_restart = None
+                    # The MES restarts: a new reader bootstraps from /current, repeating the latest values.
+                    service.stop()
+                    await asyncio.wait_for(task, 10)
+                    service = IngestionService(store, flush_interval_s=0.1)
+                    service.load()
+                    task = asyncio.create_task(service.run())
+            await service.flush()
+            service.stop()
+            await asyncio.wait_for(task, 10)
+            assert agent is site.agent("a")
+        finally:
+            await site.stop()
+        return plant
+
+    return asyncio.run(asyncio.wait_for(main(), 120)), tenant.id
+
+
+async def _caught_up(service: IngestionService, agent_next: object, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        clients = [a.client for a in service.agents.values()]
+        if all(c is not None and c.stats.next_sequence == agent_next() for c in clients):  # type: ignore[operator]
+            return
+        assert loop.time() < deadline, "the MES did not catch up with the agent"
+        await asyncio.sleep(0.01)
+
+
+def test_the_mes_stores_the_parts_and_alarms_the_twin_made(store: Engine) -> None:
+    plant, tenant = _run(store, hours=1.0)
+    end = plant.now
+    with transaction(store) as conn:
+        for config in MACHINES:
+            truth = plant.ledger_of(config.id)
+            totals = repository.part_totals(conn, tenant, config.id, int(START * 1e6), int(end * 1e6) + 1)
+            assert totals.get("total", 0) == len(truth.parts), config.id
+            stored = repository.alarm_history(conn, tenant, machine_id=config.id, limit=1000)
+            assert sorted(a.native_code for a in stored) == sorted(a.code for a in truth.alarms), config.id
+            for alarm in stored:
+                original = next(
+                    a
+                    for a in truth.alarms
+                    if a.code == alarm.native_code and round(a.onset * 1e6) == alarm.onset_us
+                )
+                assert alarm.category == original.category
+                assert alarm.severity == original.severity
+    with transaction(store) as conn:
+        intervals = repository.state_intervals_between(
+            conn, tenant, "MILL-1", int(START * 1e6), int(end * 1e6)
+        )
+    estop = [i for i in intervals if i.state == "alarm"]
+    assert estop
+    assert estop[0].start_us == round((START + 1200.0) * 1e6)
+
+
+def test_a_restarted_mes_reading_the_same_agent_counts_nothing_twice(store: Engine) -> None:
+    plant, tenant = _run(store, hours=1.0, restart_at=1800.0)
+    with transaction(store) as conn:
+        for config in MACHINES:
+            totals = repository.part_totals(conn, tenant, config.id, 0, 2**62)
+            assert totals.get("total", 0) == len(plant.ledger_of(config.id).parts), config.id
+            alarms = repository.alarm_history(conn, tenant, machine_id=config.id, limit=1000)
+            assert len(alarms) == len(plant.ledger_of(config.id).alarms), config.id
+
+
+def test_the_twin_over_shdr_reaches_the_mes_the_same(store: Engine) -> None:
+    plant, tenant = _run(store, hours=0.5, transport="shdr")
+    with transaction(store) as conn:
+        for config in MACHINES:
+            totals = repository.part_totals(conn, tenant, config.id, 0, 2**62)
+            assert totals.get("total", 0) == len(plant.ledger_of(config.id).parts), config.id
