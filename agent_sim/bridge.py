@@ -22,7 +22,7 @@ from agent_sim.assets import ASSET_TYPE, cutting_tool_xml
 from agent_sim.buffer import UNAVAILABLE, ConditionState
 from agent_sim.device_templates import UNIT_SCALE, DeviceTemplate, MachineDescription, device_template
 from agent_sim.devices import DataItem, Device
-from agent_sim.shdr import encode_asset, encode_condition, encode_line
+from agent_sim.shdr_encode import encode_asset, encode_condition, encode_line
 from twin.config import MachineConfig
 from twin.machine_models import spec_for
 from twin.observations import Condition, Observation

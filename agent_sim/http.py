@@ -19,8 +19,9 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote_plus
 
-from agent_sim.agent import Agent, AgentError, Request, Response, StreamPlan
+from agent_sim.agent import Agent
 from agent_sim.render_xml import ErrorInfo
+from agent_sim.rest import AgentError, Request, Response, StreamPlan
 
 __all__ = ["AgentApp", "AgentServer"]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from agent_sim.bridge import MachineRoute, TwinBridge, describe, template_for
 from agent_sim.connector import ShdrConnector
 from agent_sim.device_templates import devices_document
 from agent_sim.http import AgentServer
-from agent_sim.shdr import encode_command
+from agent_sim.shdr_encode import encode_command
 from twin.config import MachineConfig
 
 __all__ = ["AgentPlan", "Site"]
@@ -63,8 +64,12 @@ class Site:
         *,
         host: str = "127.0.0.1",
         reconnect_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         by_id = {m.id: m for m in machines}
+        self.clock = clock
+        """What time it is for the agents; under a twin, the twin's clock (set it once the plant exists), so
+        that the agents' own observations (UNAVAILABLE at start, availability) share the twin's time."""
         self.host = host
         self.reconnect_interval = reconnect_interval
         self._parts: dict[str, _AgentParts] = {}
@@ -101,7 +106,11 @@ class Site:
         if plan.transport == "shdr" and plan.shdr_port is not None:
             adapters = [f"shdr://{self.host}:{plan.shdr_port + i}" for i in range(len(plan.machines))]
         return Agent(
-            document, schema_version=plan.schema_version, buffer_size_exponent=exponent, adapters=adapters
+            document,
+            schema_version=plan.schema_version,
+            buffer_size_exponent=exponent,
+            adapters=adapters,
+            clock=lambda: self.clock(),
         )
 
     def agent(self, name: str) -> Agent:

@@ -45,6 +45,48 @@ def tenant_create(
     typer.echo(token)
 
 
+@app.command("serve")
+def serve(
+    db: Annotated[
+        str, typer.Option("--db", help="Database URL (sqlite:///file or postgresql://...).")
+    ] = DEFAULT_DB,
+    host: Annotated[str, typer.Option("--host", help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="API port.")] = 8000,
+    mode: Annotated[str, typer.Option("--mode", help="poll (sample deltas) or stream.")] = "poll",
+) -> None:
+    """The MES API, and the ingestion of every registered machine in a thread of its own."""
+    import asyncio
+    import threading
+
+    import uvicorn
+    from prometheus_client import CollectorRegistry
+
+    from mes_core.api.app import Settings, create_app
+    from mes_core.services.ingestion import IngestionMetrics, IngestionService
+
+    if mode not in ("poll", "stream"):
+        _fail(f"--mode {mode!r} is not poll or stream")
+    try:
+        engine = connect(db)
+        migrate(engine)
+    except MesError as exc:
+        _fail(str(exc))
+        return
+    registry = CollectorRegistry()
+    service = IngestionService(engine, mode=mode, metrics=IngestionMetrics(registry))
+    # Ingestion has its own thread and event loop, so polling load never stalls the API's requests.
+    worker = threading.Thread(
+        target=lambda: asyncio.run(service.run(reload_interval_s=5.0)), name="ingestion", daemon=True
+    )
+    worker.start()
+    typer.echo(f"MES API at http://{host}:{port}/docs (database {db}); Ctrl-C stops")
+    try:
+        uvicorn.run(create_app(Settings(db, registry=registry)), host=host, port=port, log_level="warning")
+    finally:
+        service.stop()
+        worker.join(timeout=10)
+
+
 def run(application: typer.Typer) -> None:
     """Run a command line; a usage mistake is one line and exit 2 (mes_core has its own: it stands alone)."""
     try:

@@ -198,8 +198,9 @@ def serve(
         _fail(str(exc))
     plans = agent_plans(scenario)
     try:
-        site = Site(config.machines, plans, host=host)
+        site = Site(config.machines, plans, host=host, clock=lambda: config.start)
         plant = Plant(config, site.bridge)
+        site.clock = lambda: plant.now  # the agents' own observations carry twin time, as the twin's do
     except ValueError as exc:
         _fail(f"{scenario_file}: {exc}")
     faults = wire_faults(scenario)

@@ -100,6 +100,7 @@ class _Agent:
     machines: dict[str, _Machine] = field(default_factory=dict)
     client: AgentClient | None = None
     instance_id: int = 0
+    task: asyncio.Task[None] | None = None
 
 
 class IngestionService:
@@ -123,6 +124,8 @@ class IngestionService:
         self.agents: dict[tuple[int, str], _Agent] = {}
         self._stopping = asyncio.Event()
         self._dirty: set[tuple[int, str]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     # -- set-up -------------------------------------------------------------------------------------
 
@@ -157,35 +160,83 @@ class IngestionService:
 
     # -- running ------------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Read every agent and flush the writes, until ``stop()``."""
+    async def run(self, reload_interval_s: float | None = None) -> None:
+        """Read every agent and flush the writes, until ``stop()``.
+
+        With ``reload_interval_s``, machines registered (or changed) meanwhile are picked up that often: an
+        agent whose machines changed gets a new reader, which resumes from the stored cursor.
+        """
+        self._loop = asyncio.get_running_loop()
         if not self.agents:
             self.load()
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
         async with aiohttp.ClientSession(connector=connector) as session:
-            tasks = []
+            self._session = session
             for agent in self.agents.values():
-                agent.client = self._client(agent)
-                tasks.append(asyncio.create_task(agent.client.run(session, self._sink(agent))))
-            flusher = asyncio.create_task(self._flush_loop())
+                self._start(agent)
+            background = [asyncio.create_task(self._flush_loop())]
+            if reload_interval_s is not None:
+                background.append(asyncio.create_task(self._reload_loop(reload_interval_s)))
             try:
                 await self._stopping.wait()
             finally:
                 for agent in self.agents.values():
-                    if agent.client is not None:
-                        agent.client.stop()
-                for task in tasks:
+                    await self._halt(agent)
+                for task in background:
                     task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                    with contextlib.suppress(asyncio.CancelledError):
                         await task
-                flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await flusher
                 await self.flush()
 
+    def _start(self, agent: _Agent) -> None:
+        assert self._session is not None
+        agent.client = self._client(agent)
+        agent.task = asyncio.create_task(agent.client.run(self._session, self._sink(agent)))
+
+    async def _halt(self, agent: _Agent) -> None:
+        if agent.client is not None:
+            agent.client.stop()
+        if agent.task is not None:
+            agent.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await agent.task
+            agent.task = None
+
+    async def _reload_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                with transaction(self.engine) as conn:
+                    machines = repository.list_all_machines(conn)
+            except StoreError as exc:
+                log.warning("could not read the machines to reload: %s", exc)
+                continue
+            wanted: dict[tuple[int, str], dict[str, Machine]] = {}
+            for machine in machines:
+                if machine.source == "mtconnect" and machine.agent_url:
+                    key = (machine.tenant_id, machine.agent_url.rstrip("/"))
+                    wanted.setdefault(key, {})[machine.machine_id] = machine
+            for key, records in wanted.items():
+                agent = self.agents.get(key)
+                if agent is not None and {k: m.record for k, m in agent.machines.items()} == records:
+                    continue
+                if agent is not None:
+                    await self.flush()  # the cursor of what was read so far, before the reader is replaced
+                    await self._halt(agent)
+                agent = _Agent(*key) if agent is None else agent
+                agent.machines = {k: agent.machines.get(k, _Machine(record)) for k, record in records.items()}
+                for k, record in records.items():
+                    agent.machines[k].record = record
+                self.agents[key] = agent
+                self._start(agent)
+
     def stop(self) -> None:
-        self._stopping.set()
+        """Stop reading (callable from any thread)."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._stopping.set)
+        else:
+            self._stopping.set()
 
     async def flush(self) -> int:
         """Write what is buffered (in a worker thread); return the rows written (0 when the database failed:
@@ -368,7 +419,11 @@ class IngestionService:
             snapshot = machine.tracker.snapshot()
             state = str(snapshot.get("state", "no_data"))
             status = str(snapshot.get("status") or status_of_state(state))
-            self.writer.set_status(tenant, machine_id, status, state, json.dumps(snapshot, default=str))
+            newest = snapshot.get("last_updated")
+            updated = _us(float(newest)) if isinstance(newest, int | float) else None  # data time, not now
+            self.writer.set_status(
+                tenant, machine_id, status, state, json.dumps(snapshot, default=str), updated_us=updated
+            )
 
 
 def status_of_state(state: str) -> str:

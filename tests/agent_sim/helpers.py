@@ -11,10 +11,11 @@ from typing import TypeVar
 
 from lxml import etree
 
-from agent_sim.agent import Agent, Request, Response, StreamPlan
+from agent_sim.agent import Agent, Request, Response
 from agent_sim.buffer import DataSetState
 from agent_sim.devices import DataItem
 from agent_sim.http import AgentServer
+from agent_sim.rest import StreamPlan
 
 NOW = 1_700_000_000.0
 """The fixed clock of unit-test agents: 2023-11-14T22:13:20Z."""

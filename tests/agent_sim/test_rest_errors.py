@@ -8,8 +8,8 @@ import json
 import pytest
 from lxml import etree
 
-from agent_sim.agent import READ_ONLY_MESSAGE
 from agent_sim.render_xml import SCHEMA_VERSIONS
+from agent_sim.rest import READ_ONLY_MESSAGE
 
 from .helpers import doc, header, make_agent, one, respond
 

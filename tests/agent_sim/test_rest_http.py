@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agent_sim.agent import READ_ONLY_MESSAGE
+from agent_sim.rest import READ_ONLY_MESSAGE
 
 from .helpers import HttpResponse, doc, http, make_agent, one, put, run, serving
 

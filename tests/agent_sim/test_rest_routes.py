@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent_sim.agent import READ_ONLY_MESSAGE, Agent, Asset
+from agent_sim.agent import Agent, Asset
 from agent_sim.render_xml import SCHEMA_VERSIONS
+from agent_sim.rest import READ_ONLY_MESSAGE
 
 from .helpers import STAMP, error, fetch, make_agent, respond
 

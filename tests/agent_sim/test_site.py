@@ -18,7 +18,7 @@ from agent_sim.site import AgentPlan, Site
 from twin.alarm_catalog import find
 from twin.clock import local_to_epoch
 from twin.config import JobConfig, MachineConfig, PlantConfig
-from twin.machine import Failure
+from twin.disruptions import Failure
 from twin.observations import ListSink, Observation
 from twin.plant import Plant
 from twin.shift_calendar import ShiftDefinition

@@ -4,7 +4,7 @@ real database (SQLite and PostgreSQL), and the stored parts, alarms and timeline
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -47,10 +47,11 @@ def _run(
 
     async def main() -> Plant:
         plans = [AgentPlan("a", 0, ("MILL-1", "LATHE-1"), "2.7", transport=transport)]
-        site = Site(MACHINES, plans, reconnect_interval=0.5)
+        site = Site(MACHINES, plans, reconnect_interval=0.5, clock=lambda: START)
         plant = Plant(
             PlantConfig(START, 8 * 3600.0, BERLIN, (DAY,), MACHINES, seed=5, events=EVENTS), site.bridge
         )
+        site.clock = lambda: plant.now  # the agents' own observations in twin time
         await site.start()
         try:
             for config in MACHINES:
@@ -138,3 +139,16 @@ def test_the_twin_over_shdr_reaches_the_mes_the_same(store: Engine) -> None:
         for config in MACHINES:
             totals = repository.part_totals(conn, tenant, config.id, 0, 2**62)
             assert totals.get("total", 0) == len(plant.ledger_of(config.id).parts), config.id
+
+
+def test_machine_status_shows_the_twin_state_at_its_data_time(store: Engine) -> None:
+    plant, tenant = _run(store, hours=0.5)
+    from mes_core.services.machines import machine_status
+
+    status = machine_status(store, tenant, "MILL-1")
+    assert status["status"] in ("ACTIVE", "IDLE", "ALARM")
+    assert status["program"]["name"] == "O1000"
+    # The newest data time, in the twin's period (not the wall clock of the test run).
+    start = datetime.fromtimestamp(START, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.fromtimestamp(plant.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert start <= status["last_updated"] <= now
