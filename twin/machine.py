@@ -194,10 +194,13 @@ class Machine:
         self._disruptions.set_operating(self._in_shift())
         if self.config.warmup_minutes > 0 and cold:
             self._emit("program", self.spec.warmup_program)
+            # A warm-up program runs without making parts: process development, not production.
+            self._emit("functional_mode", "PROCESS_DEVELOPMENT")
             self._emit("execution", "ACTIVE")
             warmup = self.config.warmup_minutes * 60.0
             yield from self._spend_bounded(warmup, self._next_boundary(shift), MachineState.WARMUP)
             self._emit("execution", "READY")
+            self._emit("functional_mode", "PRODUCTION")
             job = self._runs.current()
             if job is not None:
                 self._emit("program", job.program)
@@ -315,7 +318,10 @@ class Machine:
     def _tool_change(self, job: JobConfig) -> ProcessGen:
         self._runs.tool_change_due = False
         self._emit("execution", "READY")
+        # The operator changes the tool in setup mode, as an MES watching FunctionalMode sees it.
+        self._emit("functional_mode", "SETUP")
         yield from self._spend(job.tool_change_minutes * 60.0, MachineState.SETUP, "tool_change")
+        self._emit("functional_mode", "PRODUCTION")
         self._runs.tool_changed()
 
     # -- operators ------------------------------------------------------------------------------

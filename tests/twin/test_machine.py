@@ -502,3 +502,15 @@ def test_a_power_off_outlasting_the_shift_keeps_the_machine_off_until_the_next()
     assert availability[-1] == (instant(T0 + 7 * HOUR), "UNAVAILABLE")
     assert states_at(p, "M1", T0 + 9.5 * HOUR) is MachineState.NO_SHIFT
     assert not p.machines["M1"]._operating
+
+
+def test_warmup_and_tool_changes_show_on_the_wire_as_non_production_modes() -> None:
+    worn = job(tool_life_parts=5, tool_change_minutes=2.0)
+    p, sink = ran(machines=(machine(jobs=(worn,), warmup_minutes=10.0),), hours=1.0)
+    modes = [(o.time, o.value) for o in sink.of("M1", "functional_mode")]
+    warmup = next(i for i in p.ledger_of("M1").intervals if i.state is MachineState.WARMUP)
+    assert (instant(warmup.start), "PROCESS_DEVELOPMENT") in modes
+    assert (instant(warmup.end), "PRODUCTION") in modes
+    change = next(i for i in p.ledger_of("M1").intervals if i.detail == "tool_change")
+    assert (instant(change.start), "SETUP") in modes
+    assert (instant(change.end), "PRODUCTION") in modes
