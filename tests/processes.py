@@ -8,12 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_S = 8.0
@@ -131,3 +134,32 @@ def started(tmp_path: Path, name: str, module: str, *args: str | Path | int) -> 
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=5)
+
+
+# -- HTTP and XML -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A bounded HTTP answer: status, content type and body (error statuses included)."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    def xml(self) -> etree._Element:
+        return etree.fromstring(self.body)
+
+
+def get(url: str) -> Reply:
+    """GET ``url`` (bounded) and return status, content type and body, error statuses included."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return Reply(response.status, response.headers.get("Content-Type", ""), response.read())
+    except urllib.error.HTTPError as exc:
+        return Reply(exc.code, exc.headers.get("Content-Type", ""), exc.read())
+
+
+def device_names(probe: etree._Element) -> set[str]:
+    """The names of the devices in a probe document."""
+    return {el.get("name") for el in probe.iter("{*}Device")}

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.processes import WAIT_S, Running, free_port, port_is_free, run
+from tests.processes import WAIT_S, Running, device_names, free_port, get, port_is_free, run
 from tests.processes import started as start_process
 from tests.shared_data import shared_dir
 
@@ -64,29 +64,6 @@ def started(tmp_path: Path, name: str, *args: str | Path | int) -> Iterator[Runn
 
 
 # ------------------------------------------------------------------------------------------ HTTP and XML
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    content_type: str
-    body: bytes
-
-    def xml(self) -> etree._Element:
-        return etree.fromstring(self.body)
-
-
-def get(url: str) -> Reply:
-    """GET ``url`` (bounded) and return status, content type and body, error statuses included."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return Reply(response.status, response.headers.get("Content-Type", ""), response.read())
-    except urllib.error.HTTPError as exc:
-        return Reply(exc.code, exc.headers.get("Content-Type", ""), exc.read())
-
-
-def device_names(probe: etree._Element) -> set[str]:
-    return {el.get("name") for el in probe.iter("{*}Device")}
 
 
 def observations(streams: etree._Element, device: str) -> list[tuple[str, str, str]]:

@@ -16,13 +16,22 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from tests.processes import WAIT_S, Running, free_port, free_ports, port_is_free, run, started
+from tests.processes import (
+    WAIT_S,
+    Running,
+    device_names,
+    free_port,
+    free_ports,
+    get,
+    port_is_free,
+    run,
+    started,
+)
 from tests.scenarios.conftest import EXAMPLE_MESSAGE, THIRD_MACHINE_VF3, tiny
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,29 +78,6 @@ def assert_stops_cleanly(server: Running, *ports: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ HTTP and XML
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    content_type: str
-    body: bytes
-
-    def xml(self) -> etree._Element:
-        return etree.fromstring(self.body)
-
-
-def get(url: str) -> Reply:
-    """GET ``url`` (bounded) and return status, content type and body, error statuses included."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return Reply(response.status, response.headers.get("Content-Type", ""), response.read())
-    except urllib.error.HTTPError as exc:
-        return Reply(exc.code, exc.headers.get("Content-Type", ""), exc.read())
-
-
-def device_names(probe: etree._Element) -> set[str]:
-    return {el.get("name") for el in probe.iter("{*}Device")}
 
 
 def next_sequence(streams: etree._Element) -> int:
