@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["AckRequest", "MachineCreate", "MachinePublic", "MachineUpdate"]
 
@@ -35,7 +35,16 @@ class MachineCreate(_Strict):
 
 
 class MachineUpdate(_Strict):
-    """Change a machine's configuration (any subset of the fields)."""
+    """Change a machine's configuration (any subset of the fields); required fields cannot be set to null."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in ("name", "poll_interval_ms"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} cannot be null")
+        return data
 
     name: str | None = Field(None, min_length=1, max_length=200)
     agent_url: str | None = Field(None, max_length=500, pattern=r"^https?://")

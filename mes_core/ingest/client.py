@@ -62,7 +62,9 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-ResyncReason = Literal["start", "out_of_range", "restart"]
+ResyncReason = Literal["start", "out_of_range", "restart", "resume"]
+"""Why a Bootstrap came: the first read, data lost, an agent restart, or a reader resuming from its cursor
+(its observations all lie before the cursor, so they were read and stored before)."""
 
 
 # -- events ------------------------------------------------------------------------------------------
@@ -474,6 +476,7 @@ class AgentClient:
             raise _Failure("agent_error", _describe(document))
         header = document.header
         resume, self._resume = self._resume, None
+        resumed = False
         if (
             resume is not None
             and self._reason == "start"
@@ -488,6 +491,7 @@ class AgentClient:
             if isinstance(document, AgentErrorDocument):
                 raise _Failure("agent_error", _describe(document))
             header = replace(document.header, next_sequence=resume[1])
+            resumed = True
         if self._check_instance(header.instance_id, sink):
             return
         assert header.next_sequence is not None  # the parser requires it in a streams header
@@ -515,6 +519,7 @@ class AgentClient:
                 sink(lost)
         grouped = self._group(observations)
         self.stats.bootstraps += 1
+        self.stats.next_sequence = header.next_sequence  # before delivering: see _take
         for machine in self._machines:
             sink(
                 Bootstrap(
@@ -522,7 +527,7 @@ class AgentClient:
                     header.instance_id,
                     header.next_sequence,
                     tuple(grouped.get(machine, ())),
-                    self._reason,
+                    "resume" if resumed else self._reason,
                     gap,
                 )
             )
@@ -619,9 +624,12 @@ class AgentClient:
         self.stats.duplicates += len(document.observations) - len(fresh)
         if not document.observations:
             self.stats.heartbeats += 1
+        following = max(self._next, header.next_sequence)
+        # Advanced before delivering, so a consumer saving a cursor while handling it covers this document.
+        self.stats.next_sequence = following
         if fresh:
             self._deliver(header.instance_id, fresh, sink)
-        self._next = self.stats.next_sequence = max(self._next, header.next_sequence)
+        self._next = following
         return header.last_sequence is not None and self._next <= header.last_sequence
 
     def _agent_error(self, document: AgentErrorDocument) -> None:

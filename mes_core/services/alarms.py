@@ -63,8 +63,7 @@ def acknowledge(engine: Engine, tenant_id: int, alarm_id: int, who: str) -> Alar
     with transaction(engine) as conn:
         if not repository.acknowledge_alarm(conn, tenant_id, alarm_id, who, int(time.time() * 1e6)):
             raise NotFound(f"alarm {alarm_id} not found")
-        history = repository.alarm_history(conn, tenant_id, limit=repository.MAX_PAGE)
-    for alarm in history:
-        if alarm.id == alarm_id:
-            return alarm
-    raise NotFound(f"alarm {alarm_id} not found")
+        alarm = repository.get_alarm(conn, tenant_id, alarm_id)
+    if alarm is None:
+        raise NotFound(f"alarm {alarm_id} not found")
+    return alarm

@@ -101,6 +101,7 @@ class _Agent:
     client: AgentClient | None = None
     instance_id: int = 0
     task: asyncio.Task[None] | None = None
+    polls_counted: int = 0
 
 
 class IngestionService:
@@ -287,12 +288,19 @@ class IngestionService:
             machine = agent.machines.get(event.machine)
             if machine is None or machine.tracker is None:
                 return
+            # A resumed reader's bootstrap holds only observations stored before the MES restarted.
+            fresh = (
+                []
+                if event.reason == "resume"
+                else self._fresh(machine, event.observations, event.instance_id)
+            )
             if event.gap is not None:
                 start, end = event.gap
-                events = machine.tracker.gap(start, end, "data_lost", event.observations, event.instance_id)
+                reason = "agent_restart" if event.reason == "restart" else "data_lost"
+                events = machine.tracker.gap(start, end, reason, event.observations, event.instance_id)
             else:
                 events = machine.tracker.apply_all(event.observations, event.instance_id)
-            self._observations(agent, machine, event.observations, event.instance_id)
+            self._observations(agent, machine, fresh, event.instance_id)
             self._events(agent, machine, events)
             self._cursor(agent)
         elif isinstance(event, Observations):
@@ -300,12 +308,13 @@ class IngestionService:
             machine = agent.machines.get(event.machine)
             if machine is None or machine.tracker is None:
                 return
+            fresh = self._fresh(machine, event.observations, event.instance_id)
             events = machine.tracker.apply_all(event.observations, event.instance_id)
-            self._observations(agent, machine, event.observations, event.instance_id)
+            self._observations(agent, machine, fresh, event.instance_id)
             self._events(agent, machine, events)
             self._cursor(agent)
             if metrics is not None:
-                metrics.observations.labels(agent.url).inc(len(event.observations))
+                metrics.observations.labels(agent.url).inc(len(fresh))
         elif isinstance(event, DataLost | Restarted):
             if metrics is not None:
                 metrics.gaps.labels(agent.url).inc()
@@ -316,14 +325,32 @@ class IngestionService:
                 if machine.tracker is not None:
                     machine.tracker.connection(online, at)
                     self._dirty.add((agent.tenant_id, machine.record.machine_id))
+                elif not online:
+                    # Never reached since the MES started: say so, rather than keep a status of before.
+                    self.writer.set_status(
+                        agent.tenant_id, machine.record.machine_id, "OFFLINE", "no_data", "{}"
+                    )
             if metrics is not None:
                 metrics.online.labels(agent.url).set(1 if online else 0)
         elif isinstance(event, ReadFailed) and metrics is not None:
             metrics.errors.labels(agent.url, event.kind).inc()
         if metrics is not None and agent.client is not None:
             stats = agent.client.stats
+            polls = metrics.polls.labels(agent.url)
+            polls.inc(max(0, stats.polls - agent.polls_counted))
+            agent.polls_counted = stats.polls
+            metrics.online.labels(agent.url).set(1 if stats.online else 0)
             if stats.lag_s is not None:
                 metrics.lag.labels(agent.url).set(stats.lag_s)
+
+    @staticmethod
+    def _fresh(
+        machine: _Machine, observations: Iterable[StreamObservation], instance_id: int
+    ) -> list[StreamObservation]:
+        """The observations not stored yet: a /current bootstrap repeats ones already read."""
+        assert machine.tracker is not None
+        watermark = machine.tracker.last_sequence(instance_id)
+        return [o for o in observations if watermark is None or o.sequence > watermark]
 
     def _cursor(self, agent: _Agent) -> None:
         """Where the agent was read up to; written with the data, in the same transaction."""
@@ -398,7 +425,8 @@ class IngestionService:
                     text=event.text,
                 )
             elif isinstance(event, AlarmCleared):
-                writer.clear_alarm(tenant, machine_id, event.item_id, event.native_code, _us(event.at))
+                # The code as stored ("" for none): None would clear every code of the item.
+                writer.clear_alarm(tenant, machine_id, event.item_id, event.native_code or "", _us(event.at))
             elif isinstance(event, DataGap):
                 writer.add_gap(tenant, machine_id, _us(event.start), _us(event.end), event.reason)
         if parts:

@@ -37,6 +37,7 @@ __all__ = [
     "data_gaps_between",
     "find_tenant_by_name",
     "find_tenant_by_token_hash",
+    "get_alarm",
     "get_cursor",
     "get_machine",
     "get_status",
@@ -224,6 +225,12 @@ def alarm_history(
         .offset(offset)
     )
     return [Alarm(**row._mapping) for row in conn.execute(query)]
+
+
+def get_alarm(conn: Connection, tenant_id: int, alarm_id: int) -> Alarm | None:
+    """The tenant's alarm with this id, or None."""
+    row = conn.execute(select(alarms).where(alarms.c.tenant_id == tenant_id, alarms.c.id == alarm_id)).first()
+    return None if row is None else Alarm(**row._mapping)
 
 
 def acknowledge_alarm(conn: Connection, tenant_id: int, alarm_id: int, who: str, when_us: int) -> bool:

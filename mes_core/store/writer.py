@@ -438,7 +438,13 @@ class BatchWriter:
         )
         if kind == "open":
             insert = postgresql.insert if self._postgres else sqlite.insert
-            connection.execute(insert(state_intervals).on_conflict_do_nothing(), params)
+            # Several changes at one instant (a /current bootstrap, one SHDR line): the last one is the state.
+            statement = insert(state_intervals)
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "machine_id", "start_us"],
+                set_={"state": statement.excluded.state, "detail": statement.excluded.detail},
+            )
+            connection.execute(statement, params)
 
     @staticmethod
     def _write_clear(connection: Connection, params: dict[str, Any]) -> None:
@@ -447,7 +453,9 @@ class BatchWriter:
             alarms.c.machine_id == params["machine_id"],
             alarms.c.item_id == params["item_id"],
             alarms.c.clear_us.is_(None),
-            alarms.c.onset_us <= params["clear_us"],
+            # Strictly before: a clear and a new onset of the same code at one instant (a warning turning into
+            # a fault) close the old alarm, not the new one written in the same flush.
+            alarms.c.onset_us < params["clear_us"],
         ]
         if params["native_code"] is not None:
             conditions.append(alarms.c.native_code == params["native_code"])

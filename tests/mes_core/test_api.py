@@ -246,7 +246,7 @@ def test_alarms_active_history_filters_and_acknowledgement(store: Engine, db_url
         naive = await client.get(
             "/api/acme/mes/alarms/history", headers=acme, params={"from": "2026-03-02T05:00:00"}
         )
-        assert "time zone" in _error(naive, 422, "invalid_request")
+        assert "from" in _error(naive, 422, "invalid_request")
 
     run(store, db_url, body)
 
@@ -258,5 +258,26 @@ def test_operations_endpoints_answer(store: Engine, db_url: str) -> None:
         assert "/api/{tenant}/mes/machines/{machine_id}/status" in spec["paths"]
         assert (await client.get("/docs")).status_code == 200
         assert (await client.get("/metrics")).status_code == 200
+
+    run(store, db_url, body)
+
+
+def test_nulls_for_required_fields_and_huge_numbers_are_4xx_naming_the_field(
+    store: Engine, db_url: str
+) -> None:
+    async def body(client: Client, acme: dict[str, str], _: dict[str, str]) -> None:
+        await client.post("/api/acme/mes/machines", headers=acme, json=HAAS)
+        for field in ("name", "poll_interval_ms"):
+            patch = await client.patch(
+                "/api/acme/mes/machines/HAAS-VF2-001", headers=acme, json={field: None}
+            )
+            assert field in _error(patch, 422, "invalid_request")
+        huge = "99999999999999999999"
+        ack = await client.post(
+            f"/api/acme/mes/alarms/{huge}/ack", headers=acme, json={"acknowledged_by": "x"}
+        )
+        assert "alarm_id" in _error(ack, 422, "invalid_request")
+        page = await client.get("/api/acme/mes/alarms/history", headers=acme, params={"offset": huge})
+        assert "offset" in _error(page, 422, "invalid_request")
 
     run(store, db_url, body)

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from agent_sim.site import AgentPlan, Site
 from mes_core.services.ingestion import IngestionService
@@ -15,6 +15,7 @@ from mes_core.services.machines import register_machine
 from mes_core.services.tenants import create_tenant
 from mes_core.store import repository
 from mes_core.store.engine import transaction
+from mes_core.store.schema import observations
 from twin.clock import local_to_epoch
 from twin.config import EventConfig, FailureMode, JobConfig, MachineConfig, PlantConfig
 from twin.plant import Plant
@@ -152,3 +153,33 @@ def test_machine_status_shows_the_twin_state_at_its_data_time(store: Engine) -> 
     start = datetime.fromtimestamp(START, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     now = datetime.fromtimestamp(plant.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert start <= status["last_updated"] <= now
+
+
+def test_no_observation_is_stored_twice(store: Engine) -> None:
+    _run(store, hours=0.5, restart_at=900.0)
+    with transaction(store) as conn:
+        rows = conn.execute(
+            select(observations.c.instance_id, observations.c.seq, observations.c.item_id, func.count())
+            .group_by(observations.c.instance_id, observations.c.seq, observations.c.item_id)
+            .having(func.count() > 1)
+        ).all()
+    assert rows == []
+
+
+def test_machines_of_an_agent_that_never_answers_are_offline(store: Engine) -> None:
+    tenant, _ = create_tenant(store, "acme")
+    register_machine(store, tenant.id, {"name": "M", "machine_id": "M", "agent_url": "http://127.0.0.1:9"})
+
+    async def main() -> None:
+        service = IngestionService(store, flush_interval_s=0.1, offline_after_s=0.3)
+        service.load()
+        task = asyncio.create_task(service.run())
+        await asyncio.sleep(1.5)
+        service.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(main())
+    with transaction(store) as conn:
+        status = repository.get_status(conn, tenant.id, "M")
+    assert status is not None
+    assert (status.status, status.state) == ("OFFLINE", "no_data")

@@ -286,3 +286,32 @@ def test_flush_survives_the_server_dropping_idle_connections(store: Engine) -> N
     writer.add_observations(_observations(10, start=10))
     assert writer.flush() == 10
     assert _count(store, observations) == 20
+
+
+def test_a_clear_and_a_new_onset_at_one_instant_close_only_the_old_alarm(store: Engine) -> None:
+    writer = BatchWriter(store)
+    writer.upsert_alarm_onset(
+        1, "M", "sys", "A1", 1000, category="other", severity="WARNING", level="WARNING"
+    )
+    writer.flush()
+    # The warning turns into a fault at 2000: the tracker clears the warning and raises the fault there.
+    writer.clear_alarm(1, "M", "sys", "A1", 2000)
+    writer.upsert_alarm_onset(1, "M", "sys", "A1", 2000, category="other", severity="CRITICAL", level="FAULT")
+    writer.flush()
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(alarms.c.level, alarms.c.onset_us, alarms.c.clear_us).order_by(alarms.c.onset_us)
+        )
+        assert [tuple(r) for r in rows] == [("WARNING", 1000, 2000), ("FAULT", 2000, None)]
+
+
+def test_the_last_state_at_one_instant_is_the_state(store: Engine) -> None:
+    writer = BatchWriter(store)
+    writer.upsert_state_interval(1, "M", 1000, "no_data", "execution_unavailable")
+    writer.upsert_state_interval(1, "M", 1000, "idle", None)
+    writer.flush()
+    writer.upsert_state_interval(1, "M", 1000, "producing", None)
+    writer.flush()
+    with store.connect() as conn:
+        rows = conn.execute(select(state_intervals.c.state, state_intervals.c.detail))
+        assert [tuple(r) for r in rows] == [("producing", None)]
