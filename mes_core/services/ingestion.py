@@ -257,7 +257,10 @@ class IngestionService:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # never let one bad flush end the writing; the rows stay buffered
+                log.exception("flushing the ingestion's writes failed; trying again")
 
     # -- events -------------------------------------------------------------------------------------
 
