@@ -221,15 +221,23 @@ class IngestionService:
                 agent = self.agents.get(key)
                 if agent is not None and {k: m.record for k, m in agent.machines.items()} == records:
                     continue
-                if agent is not None:
-                    await self.flush()  # the cursor of what was read so far, before the reader is replaced
-                    await self._halt(agent)
-                agent = _Agent(*key) if agent is None else agent
-                agent.machines = {k: agent.machines.get(k, _Machine(record)) for k, record in records.items()}
-                for k, record in records.items():
-                    agent.machines[k].record = record
-                self.agents[key] = agent
-                self._start(agent)
+                try:
+                    if agent is not None:
+                        await (
+                            self.flush()
+                        )  # the cursor of what was read so far, before the reader is replaced
+                        await self._halt(agent)
+                    agent = _Agent(*key) if agent is None else agent
+                    agent.machines = {k: agent.machines.get(k, _Machine(r)) for k, r in records.items()}
+                    for k, record in records.items():
+                        agent.machines[k].record = record
+                    self.agents[key] = agent
+                    self._start(agent)
+                except (
+                    Exception
+                ):  # one agent that cannot be (re)started must not end the reloads of the others
+                    log.exception("could not start reading %s; trying again at the next reload", key[1])
+                    self.agents.pop(key, None)
 
     def stop(self) -> None:
         """Stop reading (callable from any thread)."""
