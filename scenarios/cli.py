@@ -18,6 +18,7 @@ from rich.table import Table
 from agent_sim.cli import adapter_command, agent_command, check_listen, run_app, run_until_interrupted
 from agent_sim.site import Site
 from mes_core.cli import app as mes_app
+from scenarios.bench import bench_app
 from scenarios.build import plant_config
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.model import Scenario
@@ -180,6 +181,7 @@ def main() -> None:
 app.command("agent")(agent_command)
 app.command("adapter")(adapter_command)
 app.add_typer(mes_app, name="mes")
+app.add_typer(bench_app, name="bench")
 
 
 @app.command()

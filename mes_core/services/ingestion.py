@@ -181,8 +181,10 @@ class IngestionService:
             try:
                 await self._stopping.wait()
             finally:
-                for agent in self.agents.values():
-                    await self._halt(agent)
+                for agent in self.agents.values():  # stop every reader first, then wait for them together
+                    if agent.client is not None:
+                        agent.client.stop()
+                await asyncio.gather(*(self._halt(agent) for agent in self.agents.values()))
                 for task in background:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
