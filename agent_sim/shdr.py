@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, TypeAlias
 
 from agent_sim.shdr_encode import (
+    _EPOCH,
     MAX_PONG_MS,
     MULTILINE,
     PING,
@@ -106,7 +107,6 @@ __all__ = [
 ]
 
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:?\d\d)?")
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from twin.job_runs import JobRuns
 from twin.ledger import MachineLedger
 from twin.machine_models import ModelSpec
 from twin.machine_signals import Cutting, MachineSignals
-from twin.observations import Sink, Value
+from twin.observations import Sink
 from twin.shift_calendar import ShiftInstance
 from twin.states import MachineState
 
@@ -509,10 +509,3 @@ class Machine:
         # A planned stop is known in advance: the main loop and the calendar handle it.
         elif kind != "planned_stop":
             yield from self._disruptions.scripted(event)
-
-
-class _Missing:
-    """A value no signal ever has, so the first emission of every signal goes out."""
-
-
-_MISSING: Value = _Missing()  # type: ignore[assignment]

@@ -104,7 +104,7 @@ class MachineSignals:
             self.emit("material_missing", False)
             for n in range(1, 9):
                 self.emit(f"bde{n}", False)
-            self.sample_temperatures(cutting, force=True)
+            self.sample_temperatures(cutting)
 
     def power_off(self) -> None:
         """Switch the control off: every signal it reported becomes unavailable."""
@@ -181,7 +181,7 @@ class MachineSignals:
             if self._spec.ix40 and self.powered and tick % ticks_per_minute == 0:
                 self.sample_temperatures(cutting() is not None)
 
-    def sample_temperatures(self, cutting: bool, force: bool = False) -> None:
+    def sample_temperatures(self, cutting: bool) -> None:
         """Move the iX4.0 temperatures a step towards their targets (warmer while ``cutting``)."""
         base = {
             "temp_hydraulic_oil": 38.0,

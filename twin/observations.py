@@ -7,7 +7,6 @@ writer or a benchmark counter are all sinks.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, NamedTuple, Protocol
@@ -134,9 +133,3 @@ class JsonLinesSink:
             key = f',"machine":{self._dumps(machine)},"signal":{self._dumps(signal)},"value":'
             self._keys[(machine, signal)] = key
         self._stream.write(f'{{"time":"{self._time(time)}"{key}{self._dumps(_jsonable(value))}}}\n')
-
-
-def replay(observations: Iterable[Observation], sink: Sink) -> None:
-    """Feed already-recorded observations to ``sink`` in order."""
-    for observation in observations:
-        sink.emit(observation)

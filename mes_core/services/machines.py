@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -84,8 +85,6 @@ def update_machine(engine: Engine, tenant_id: int, machine_id: str, changes: Map
 
 
 def _iso(us: int) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
