@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from mes_core.api.errors import install_error_handlers
-from mes_core.api.routers import alarms, machines
+from mes_core.api.routers import alarms, machines, oee, runs, shifts
 from mes_core.store.engine import connect, migrate
 
 __all__ = ["Settings", "create_app"]
@@ -18,11 +19,13 @@ __all__ = ["Settings", "create_app"]
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What the API needs: the database URL, and a metrics registry (shared with ingestion when given)."""
+    """What the API needs: the database URL, a metrics registry (shared with ingestion when given), and the
+    clock that says what "now" is (the wall clock; the twin's clock in the harness)."""
 
     db_url: str
     migrate: bool = True
     registry: CollectorRegistry | None = None
+    clock: Callable[[], float] = field(default=time.time)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -34,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate:
             migrate(engine)
         app.state.engine = engine
+        app.state.clock = settings.clock
         try:
             yield
         finally:
@@ -43,6 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(machines.router)
     app.include_router(alarms.router)
+    app.include_router(shifts.router)
+    app.include_router(runs.router)
+    app.include_router(oee.router)
     registry = settings.registry
 
     @app.get("/healthz", tags=["operations"])

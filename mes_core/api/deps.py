@@ -11,7 +11,7 @@ from mes_core.api.errors import ApiError
 from mes_core.services import tenants
 from mes_core.store.records import Tenant
 
-__all__ = ["EngineDep", "TenantDep", "current_tenant", "engine"]
+__all__ = ["EngineDep", "NowDep", "TenantDep", "current_tenant", "engine", "now"]
 
 
 def engine(request: Request) -> Engine:
@@ -20,6 +20,14 @@ def engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(engine)]
+
+
+def now(request: Request) -> float:
+    """What time it is for the MES (UTC epoch seconds), from the app's clock."""
+    return float(request.app.state.clock())
+
+
+NowDep = Annotated[float, Depends(now)]
 
 
 def current_tenant(

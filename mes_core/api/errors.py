@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mes_core.domain.runs import IllegalTransition
 from mes_core.services.machines import NotFound
 from mes_core.store.errors import ConflictError, StoreError
 
@@ -36,7 +37,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
-        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+        text = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        message = f"{where}: {text}" if where else text
         return JSONResponse(_body("invalid_request", message), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -53,6 +55,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse(_body("conflict", str(exc)), status_code=409)
+
+    @app.exception_handler(IllegalTransition)
+    async def illegal_transition(_: Request, exc: IllegalTransition) -> JSONResponse:
+        return JSONResponse(_body("illegal_transition", str(exc)), status_code=409)
 
     @app.exception_handler(ValueError)
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:

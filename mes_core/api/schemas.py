@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["AckRequest", "MachineCreate", "MachinePublic", "MachineUpdate"]
+__all__ = [
+    "AckRequest",
+    "BreakIn",
+    "CalendarExceptionIn",
+    "MachineCreate",
+    "MachinePublic",
+    "MachineUpdate",
+    "RejectRequest",
+    "RunCreate",
+    "RunUpdate",
+    "ScheduleIn",
+    "ShiftIn",
+]
 
 
 class _Strict(BaseModel):
@@ -78,3 +91,119 @@ class AckRequest(_Strict):
     """Acknowledge an alarm."""
 
     acknowledged_by: str = Field(min_length=1, max_length=200, examples=["j.smith"])
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _aware(moment: datetime | None, name: str) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise ValueError(f"{name}: {moment.isoformat()} needs a time zone (e.g. Z or +01:00)")
+    return moment
+
+
+class BreakIn(_Strict):
+    """A break at a fixed local time inside its shift."""
+
+    start: time = Field(examples=["10:00"])
+    minutes: int = Field(gt=0, le=1440, examples=[30])
+
+
+class ShiftIn(_Strict):
+    """One shift of the weekly schedule (the seed's fields; ``end`` at or before ``start``: the next day).
+
+    ``break_minutes`` alone places one break at the shift's elapsed middle; ``breaks`` gives their local
+    start times instead.
+    """
+
+    name: str = Field(min_length=1, max_length=100, examples=["First Shift"])
+    start: time = Field(examples=["06:00"])
+    end: time = Field(examples=["14:00"])
+    break_minutes: int = Field(0, ge=0, le=1440)
+    breaks: list[BreakIn] = Field(default_factory=list)
+    days: list[Weekday] = Field(min_length=1, examples=[["mon", "tue", "wed", "thu", "fri"]])
+
+
+class CalendarExceptionIn(_Strict):
+    """A holiday (cancels the shifts starting in it), planned downtime (not planned time, wins over every
+    shift), or an extra shift (a named shift instance); local wall-clock times, for one machine or all."""
+
+    kind: Literal["holiday", "planned_downtime", "extra_shift"]
+    start: datetime = Field(examples=["2026-12-24T00:00:00"])
+    end: datetime = Field(examples=["2026-12-27T00:00:00"])
+    name: str = Field("", max_length=100)
+    machine_id: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _local_and_ordered(self) -> CalendarExceptionIn:
+        for name in ("start", "end"):
+            if getattr(self, name).tzinfo is not None:
+                raise ValueError(
+                    f"{name}: give local wall-clock time without a zone (the tenant's time zone)"
+                )
+        if self.end <= self.start:
+            raise ValueError("end: must be after start")
+        if self.kind == "extra_shift" and not self.name:
+            raise ValueError("name: an extra shift needs a name")
+        return self
+
+
+class ScheduleIn(_Strict):
+    """The seed's shift schedule, with the tenant's IANA time zone, the production day's local start, the
+    break policy (``planned``: breaks are not planned time, the default; ``loss``: they are) and calendar
+    exceptions (replaced only when given)."""
+
+    shifts: list[ShiftIn]
+    timezone: str | None = Field(None, max_length=64, examples=["Europe/Berlin"])
+    day_start: time | None = Field(None, examples=["06:00"])
+    break_policy: Literal["planned", "loss"] | None = None
+    exceptions: list[CalendarExceptionIn] | None = None
+
+
+class RunCreate(_Strict):
+    """Start a production run (the seed's fields); ``at`` dates the start, ``status`` running skips setup."""
+
+    machine_id: str = Field(min_length=1, max_length=200, examples=["HAAS-VF2-001"])
+    job_number: str = Field(min_length=1, max_length=100, examples=["JOB-2026-0145"])
+    part_number: str | None = Field(None, max_length=100, examples=["PN-4820"])
+    program_name: str | None = Field(None, max_length=100, examples=["O0145"])
+    planned_quantity: int | None = Field(None, ge=0, le=2**31 - 1, examples=[500])
+    ideal_cycle_time_sec: float = Field(gt=0, le=10**7, examples=[42])
+    status: Literal["setup", "running"] = "setup"
+    operator_notes: str | None = Field(None, max_length=10_000)
+    at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _zoned(self) -> RunCreate:
+        _aware(self.at, "at")
+        return self
+
+
+class RunUpdate(_Strict):
+    """Change a run: status (running to resume, paused, completed, aborted), quantities, notes; ``at``
+    dates the status change."""
+
+    status: Literal["running", "paused", "completed", "aborted"] | None = None
+    actual_quantity: int | None = Field(None, ge=0, le=2**31 - 1)
+    rejected_quantity: int | None = Field(None, ge=0, le=2**31 - 1)
+    planned_quantity: int | None = Field(None, ge=0, le=2**31 - 1)
+    operator_notes: str | None = Field(None, max_length=10_000)
+    at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _zoned(self) -> RunUpdate:
+        _aware(self.at, "at")
+        return self
+
+
+class RejectRequest(_Strict):
+    """Mark parts of a machine rejected: those made at or before ``at`` (default now)."""
+
+    quantity: int = Field(ge=1, le=1_000_000, examples=[2])
+    at: datetime | None = None
+    reason: str | None = Field(None, max_length=1000, examples=["burr on bore"])
+
+    @model_validator(mode="after")
+    def _zoned(self) -> RejectRequest:
+        _aware(self.at, "at")
+        return self

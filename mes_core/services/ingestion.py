@@ -10,14 +10,21 @@ Wiring::
 Each agent is read once for all the machines it fronts. Recovery is the client's (resync, gaps, backoff,
 offline); the tracker turns a resync into a data gap in the timeline; the writer keeps rows it could not
 write and tries again, so a database that goes away loses nothing that fits in memory meanwhile.
+
+A machine's live status (``machine_status``) is written at the next flush when its state, alarms or
+connection changed; when only its values and counts moved, at most every ``status_interval_s`` (a
+snapshot costs more than a whole poll of a busy machine, so the thousands of moving machines are spread
+over the flushes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -64,6 +71,10 @@ def _us(epoch: float) -> int:
     return round(epoch * 1_000_000)
 
 
+_JSON = json.JSONEncoder(default=str)
+"""One encoder for every status (``json.dumps`` with ``default`` builds a new one per call)."""
+
+
 class IngestionMetrics:
     """Prometheus metrics per agent: polls, observations, gaps, errors, lag."""
 
@@ -91,6 +102,8 @@ class _Machine:
     record: Machine
     tracker: MachineTracker | None = None
     items: tuple[Any, ...] = ()
+    signals: dict[str, str] = field(default_factory=dict)
+    """Item id -> the name of the signal it carries (items the MES does not read are left out)."""
 
 
 @dataclass
@@ -114,17 +127,22 @@ class IngestionService:
         mode: str = "poll",
         flush_interval_s: float = 0.5,
         offline_after_s: float = 10.0,
+        status_interval_s: float = 2.0,
         metrics: IngestionMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.mode = mode
         self.flush_interval_s = flush_interval_s
         self.offline_after_s = offline_after_s
+        self.status_interval_s = status_interval_s
         self.metrics = metrics
         self.writer = BatchWriter(engine)
         self.agents: dict[tuple[int, str], _Agent] = {}
         self._stopping = asyncio.Event()
-        self._dirty: set[tuple[int, str]] = set()
+        self._dirty: dict[tuple[int, str], None] = {}
+        """Machines whose status moved since it was last written, the longest waiting first."""
+        self._urgent: set[tuple[int, str]] = set()
+        """Machines whose state, alarms or connection changed: their status goes at the next flush."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -249,10 +267,11 @@ class IngestionService:
         else:
             self._stopping.set()
 
-    async def flush(self) -> int:
+    async def flush(self, *, every_status: bool = True) -> int:
         """Write what is buffered (in a worker thread); return the rows written (0 when the database failed:
-        the rows stay buffered for the next try)."""
-        self._statuses()
+        the rows stay buffered for the next try). With ``every_status=False`` (the periodic flush) the
+        statuses whose only news are values wait for their turn (see the module's docstring)."""
+        self._statuses(every_status)
         try:
             written = await asyncio.to_thread(self.writer.flush)
         except StoreError as exc:
@@ -268,7 +287,7 @@ class IngestionService:
         while True:
             await asyncio.sleep(self.flush_interval_s)
             try:
-                await self.flush()
+                await self.flush(every_status=False)
             except Exception:  # never let one bad flush end the writing; the rows stay buffered
                 log.exception("flushing the ingestion's writes failed; trying again")
 
@@ -292,8 +311,10 @@ class IngestionService:
                 # A tracker outlives an agent restart (its counters' baselines and open alarms go on),
                 # unless the device's model changed.
                 if machine is not None and (machine.tracker is None or machine.items != device.data_items):
-                    machine.tracker = MachineTracker(device.data_items)
+                    # ValueChanged events are not stored: the status is read from the tracker's snapshot.
+                    machine.tracker = MachineTracker(device.data_items, report_values=False)
                     machine.items = device.data_items
+                    machine.signals = {i: signal.value for i, signal in machine.tracker.signals.items()}
             for missing in event.missing:
                 log.warning("agent %s has no device %r", agent.url, missing)
         elif isinstance(event, Bootstrap):
@@ -303,7 +324,7 @@ class IngestionService:
                 return
             # A resumed reader's bootstrap holds only observations stored before the MES restarted.
             fresh = (
-                []
+                ()
                 if event.reason == "resume"
                 else self._fresh(machine, event.observations, event.instance_id)
             )
@@ -337,7 +358,7 @@ class IngestionService:
             for machine in agent.machines.values():
                 if machine.tracker is not None:
                     machine.tracker.connection(online, at)
-                    self._dirty.add((agent.tenant_id, machine.record.machine_id))
+                    self._urgent.add((agent.tenant_id, machine.record.machine_id))
                 elif not online:
                     # Never reached since the MES started: say so, rather than keep a status of before.
                     self.writer.set_status(
@@ -358,12 +379,14 @@ class IngestionService:
 
     @staticmethod
     def _fresh(
-        machine: _Machine, observations: Iterable[StreamObservation], instance_id: int
-    ) -> list[StreamObservation]:
+        machine: _Machine, observations: tuple[StreamObservation, ...], instance_id: int
+    ) -> tuple[StreamObservation, ...]:
         """The observations not stored yet: a /current bootstrap repeats ones already read."""
         assert machine.tracker is not None
         watermark = machine.tracker.last_sequence(instance_id)
-        return [o for o in observations if watermark is None or o.sequence > watermark]
+        if watermark is None or all(o.sequence > watermark for o in observations):
+            return observations
+        return tuple(o for o in observations if o.sequence > watermark)
 
     def _cursor(self, agent: _Agent) -> None:
         """Where the agent was read up to; written with the data, in the same transaction."""
@@ -372,43 +395,48 @@ class IngestionService:
             self.writer.set_cursor(agent.tenant_id, agent.url, agent.instance_id, client.stats.next_sequence)
 
     def _observations(
-        self, agent: _Agent, machine: _Machine, observations: Iterable[StreamObservation], instance_id: int
+        self,
+        agent: _Agent,
+        machine: _Machine,
+        observations: tuple[StreamObservation, ...],
+        instance_id: int,
     ) -> None:
-        tracker = machine.tracker
-        assert tracker is not None
-        signals = tracker.signals
+        """Buffer the rows of ``observations`` (one ``OBSERVATION_COLUMNS`` tuple each)."""
+        if not observations:
+            return
+        signals = machine.signals.get
         tenant, machine_id = agent.tenant_id, machine.record.machine_id
-        rows = []
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
         for obs in observations:
-            signal = signals.signal_of(obs.data_item_id)
-            value = obs.value if obs.category != "CONDITION" else obs.level
+            category = obs.category
             num: float | None = None
-            if obs.category == "SAMPLE" and value is not None:
-                with contextlib.suppress(ValueError):
-                    num = float(value)
-            rows.append(
-                (
-                    tenant,
-                    machine_id,
-                    _us(obs.timestamp),
-                    instance_id,
-                    obs.sequence,
-                    obs.data_item_id,
-                    None if signal is None else signal.value,
-                    value,
-                    num,
-                )
-            )
-        if rows:
-            self.writer.add_observations(rows)
-            self._dirty.add((tenant, machine_id))
+            if category == "CONDITION":
+                value = obs.level
+            else:
+                value = obs.value
+                if category == "SAMPLE" and value is not None:
+                    try:
+                        num = float(value)
+                    except ValueError:
+                        pass
+            item_id = obs.data_item_id
+            stamp = round(obs.timestamp * 1_000_000)  # as _us(), without the call
+            append((tenant, machine_id, stamp, instance_id, obs.sequence, item_id, signals(item_id), value, num))
+        self.writer.add_observations(rows)
+        self._dirty[(tenant, machine_id)] = None
 
     def _events(self, agent: _Agent, machine: _Machine, events: list[Event]) -> None:
         writer = self.writer
         tenant, machine_id = agent.tenant_id, machine.record.machine_id
+        self._dirty[(tenant, machine_id)] = None
+        if not events:
+            return
         parts = []
+        urgent = False
         for event in events:
             if isinstance(event, StateChanged):
+                urgent = True
                 writer.upsert_state_interval(
                     tenant, machine_id, _us(event.at), event.state.value, event.detail
                 )
@@ -426,6 +454,7 @@ class IngestionService:
                     )
                 )
             elif isinstance(event, AlarmRaised):
+                urgent = True
                 writer.upsert_alarm_onset(
                     tenant,
                     machine_id,
@@ -438,23 +467,43 @@ class IngestionService:
                     text=event.text,
                 )
             elif isinstance(event, AlarmCleared):
+                urgent = True
                 # The code as stored ("" for none): None would clear every code of the item.
                 writer.clear_alarm(tenant, machine_id, event.item_id, event.native_code or "", _us(event.at))
             elif isinstance(event, DataGap):
+                urgent = True
                 writer.add_gap(tenant, machine_id, _us(event.start), _us(event.end), event.reason)
         if parts:
             writer.add_part_events(parts)
-        self._dirty.add((tenant, machine_id))
+        if urgent:
+            self._urgent.add((tenant, machine_id))
 
-    def _statuses(self) -> None:
-        """Write the live status of every machine that changed since the last flush."""
-        dirty, self._dirty = self._dirty, set()
+    def _statuses(self, every: bool = True) -> None:
+        """Write the live status of the machines that changed since theirs was last written: every one,
+        or (``every=False``) the urgent ones and the share of the others that spreads each over
+        ``status_interval_s``, the longest waiting first."""
+        dirty, due = self._dirty, list(self._urgent)
+        self._urgent = set()
+        for key in due:
+            dirty.pop(key, None)
+        if every or self.status_interval_s <= self.flush_interval_s:
+            due += dirty
+            dirty.clear()
+        elif dirty:
+            share = math.ceil(len(dirty) * self.flush_interval_s / self.status_interval_s)
+            turn = list(itertools.islice(dirty, share))
+            for key in turn:
+                del dirty[key]
+            due += turn
+        if not due:
+            return
         by_key: dict[tuple[int, str], _Machine] = {}
         for agent in self.agents.values():
             for key, known in agent.machines.items():
                 by_key[(agent.tenant_id, key)] = known
-        for tenant, machine_id in dirty:
-            machine = by_key.get((tenant, machine_id))
+        encode = _JSON.encode
+        for key in due:
+            machine = by_key.get(key)
             if machine is None or machine.tracker is None:
                 continue
             snapshot = machine.tracker.snapshot()
@@ -462,9 +511,7 @@ class IngestionService:
             status = str(snapshot.get("status") or status_of_state(state))
             newest = snapshot.get("last_updated")
             updated = _us(float(newest)) if isinstance(newest, int | float) else None  # data time, not now
-            self.writer.set_status(
-                tenant, machine_id, status, state, json.dumps(snapshot, default=str), updated_us=updated
-            )
+            self.writer.set_status(*key, status, state, encode(snapshot), updated_us=updated)
 
 
 def status_of_state(state: str) -> str:

@@ -7,7 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AgentCursor", "Alarm", "DataGap", "Machine", "MachineStatus", "StateInterval", "Tenant"]
+__all__ = [
+    "AgentCursor",
+    "Alarm",
+    "CalendarExceptionRow",
+    "DataGap",
+    "Machine",
+    "MachineStatus",
+    "PartReject",
+    "Run",
+    "RunPhaseRow",
+    "ShiftRow",
+    "ShiftSchedule",
+    "StateInterval",
+    "Tenant",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +118,88 @@ class MachineStatus:
     status: str
     state: str
     values_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftSchedule:
+    """A tenant's shift-schedule settings: the production day's local start and the break policy."""
+
+    tenant_id: int
+    day_start: str
+    break_policy: str
+    updated_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftRow:
+    """One shift of a weekly schedule in local wall-clock time (``HH:MM``); ``days`` comma-separated."""
+
+    tenant_id: int
+    name: str
+    position: int
+    start: str
+    end: str
+    break_minutes: int
+    breaks_json: str
+    days: str
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarExceptionRow:
+    """A holiday, planned downtime or extra shift, in local wall-clock time, for one machine or all."""
+
+    id: int
+    tenant_id: int
+    kind: str
+    start_local: str
+    end_local: str
+    name: str
+    machine_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A production run on a machine, from its start (``started_us``) to its end (None while open)."""
+
+    id: str
+    tenant_id: int
+    machine_id: str
+    job_number: str
+    part_number: str | None
+    program_name: str | None
+    planned_quantity: int | None
+    ideal_cycle_time_s: float
+    status: str
+    created_us: int
+    started_us: int
+    ended_us: int | None
+    updated_us: int
+    actual_quantity: int | None
+    rejected_quantity: int
+    operator_notes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunPhaseRow:
+    """A run was in ``status`` from ``start_us`` to ``end_us`` (None while it lasts)."""
+
+    tenant_id: int
+    run_id: str
+    position: int
+    status: str
+    start_us: int
+    end_us: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartReject:
+    """Parts of a machine marked rejected after they were counted, at ``ts_us`` (by the API or a run)."""
+
+    id: int
+    tenant_id: int
+    machine_id: str
+    ts_us: int
+    quantity: int
+    run_id: str | None
+    reason: str | None
+    created_us: int

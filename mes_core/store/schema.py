@@ -24,12 +24,18 @@ from sqlalchemy import (
 __all__ = [
     "agent_cursors",
     "alarms",
+    "calendar_exceptions",
     "data_gaps",
     "machine_status",
     "machines",
     "metadata",
     "observations",
     "part_events",
+    "part_rejects",
+    "run_phases",
+    "runs",
+    "shift_schedules",
+    "shifts",
     "state_intervals",
     "tenants",
 ]
@@ -162,4 +168,88 @@ machine_status = Table(
     Column("state", String(32), nullable=False),
     Column("values_json", Text, nullable=False),
     PrimaryKeyConstraint("tenant_id", "machine_id"),
+)
+
+shift_schedules = Table(
+    "shift_schedules",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True, autoincrement=False),
+    Column("day_start", String(5), nullable=False, server_default="00:00"),
+    Column("break_policy", String(16), nullable=False, server_default="planned"),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+shifts = Table(
+    "shifts",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("start", String(5), nullable=False),
+    Column("end", String(5), nullable=False),
+    Column("break_minutes", Integer, nullable=False, server_default="0"),
+    Column("breaks_json", Text, nullable=False, server_default="[]"),
+    Column("days", String(40), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "name"),
+)
+
+calendar_exceptions = Table(
+    "calendar_exceptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("start_local", String(19), nullable=False),
+    Column("end_local", String(19), nullable=False),
+    Column("name", String(100), nullable=False, server_default=""),
+    Column("machine_id", String(200), nullable=True),
+    Index("ix_calendar_exceptions_tenant", "tenant_id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("machine_id", String(200), nullable=False),
+    Column("job_number", String(100), nullable=False),
+    Column("part_number", String(100), nullable=True),
+    Column("program_name", String(100), nullable=True),
+    Column("planned_quantity", Integer, nullable=True),
+    Column("ideal_cycle_time_s", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("ended_us", BigInteger, nullable=True),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("actual_quantity", Integer, nullable=True),
+    Column("rejected_quantity", Integer, nullable=False, server_default="0"),
+    Column("operator_notes", Text, nullable=True),
+    Index("ix_runs_machine_start", "tenant_id", "machine_id", "started_us"),
+)
+
+run_phases = Table(
+    "run_phases",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=True),
+    PrimaryKeyConstraint("tenant_id", "run_id", "position"),
+)
+
+part_rejects = Table(
+    "part_rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("machine_id", String(200), nullable=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("run_id", String(40), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    Index("ix_part_rejects_machine_ts", "tenant_id", "machine_id", "ts_us"),
 )

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from mes_core.api.deps import EngineDep, TenantDep
-from mes_core.api.schemas import MachineCreate, MachinePublic, MachineUpdate
-from mes_core.services import machines
+from mes_core.api.deps import EngineDep, NowDep, TenantDep
+from mes_core.api.schemas import MachineCreate, MachinePublic, MachineUpdate, RejectRequest
+from mes_core.services import machines, runs
 
 __all__ = ["router"]
 
@@ -40,5 +40,18 @@ def update_machine(
 
 
 @router.get("/{machine_id}/status")
-def machine_status(machine_id: str, tenant: TenantDep, db: EngineDep) -> dict[str, dict[str, Any]]:
-    return {"data": machines.machine_status(db, tenant.id, machine_id)}
+def machine_status(
+    machine_id: str, tenant: TenantDep, db: EngineDep, now: NowDep
+) -> dict[str, dict[str, Any]]:
+    status = machines.machine_status(db, tenant.id, machine_id)
+    status["current_run"] = runs.current_run(db, tenant.id, machine_id, now)
+    return {"data": status}
+
+
+@router.post("/{machine_id}/rejects", status_code=201)
+def reject_parts(
+    machine_id: str, body: RejectRequest, tenant: TenantDep, db: EngineDep, now: NowDep
+) -> dict[str, dict[str, Any]]:
+    """Mark parts the machine made (at or before ``at``) rejected, with or without a run."""
+    at = body.at.timestamp() if body.at is not None else now
+    return {"data": runs.mark_rejected(db, tenant.id, machine_id, at, body.quantity, body.reason, now)}
