@@ -49,6 +49,8 @@ class ShdrAdapterServer:
         self._max_buffer = max_buffer_bytes
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
+        self._pending: list[str] = []
+        self._flush_scheduled = False
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.lines_sent = 0
 
@@ -94,11 +96,31 @@ class ShdrAdapterServer:
             await asyncio.wait(pending, timeout=1.0)
 
     def send(self, text: str) -> None:
-        """Send one or more complete lines (each ending in a newline) to every client."""
+        """Send one or more complete lines (each ending in a newline) to every client.
+
+        Inside a running event loop, what is sent in one turn of the loop (e.g. everything a twin step emits)
+        goes out as one write at the end of that turn, in order; outside one, at once.
+        """
         if not text or not self._clients:
             return
-        data = text.encode("utf-8")
         self.lines_sent += text.count("\n")
+        self._pending.append(text)
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending:
+            return
+        data = "".join(self._pending).encode("utf-8")
+        self._pending.clear()
         for writer in list(self._clients):
             transport = writer.transport
             if transport.is_closing():

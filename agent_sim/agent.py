@@ -17,6 +17,7 @@ server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
 from collections import OrderedDict
@@ -42,11 +43,17 @@ __all__ = ["Agent", "Asset", "Request", "Response", "iso_timestamp"]
 _ASSET_EVENTS = frozenset({"ASSET_CHANGED", "ASSET_REMOVED"})
 
 
+@functools.lru_cache(maxsize=1024)
+def _second_prefix(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
 def iso_timestamp(epoch: float) -> str:
-    """An observation timestamp: ISO 8601 UTC with microseconds."""
+    """An observation timestamp: ISO 8601 UTC with microseconds (the date and time of a second are
+    formatted once: a machine reports several values per second)."""
     micros = round(epoch * 1_000_000)
     seconds, micro = divmod(micros, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{micro:06d}Z"
+    return f"{_second_prefix(seconds)}{micro:06d}Z"
 
 
 @dataclass(slots=True)

@@ -179,15 +179,24 @@ class TwinBridge:
         if route.adapter is not None and route.adapter.clients:
             route.adapter.send(encode_asset(observation.time, asset_id, ASSET_TYPE, xml))
 
-    def snapshot(self, machine_id: str) -> str:
+    @staticmethod
+    def _current(route: MachineRoute, at: float | None) -> list[Observation]:
+        """The machine's latest values, stamped ``at`` (when given) as an adapter does when it sends its
+        state to an agent that has just connected: the values hold now, whenever they last changed."""
+        latest = list(route.latest.values())
+        if at is None:
+            return latest
+        return [o._replace(time=max(o.time, at)) for o in latest]
+
+    def snapshot(self, machine_id: str, at: float | None = None) -> str:
         """The machine's whole state as SHDR lines, for an agent that has just connected."""
         route = self.routes[machine_id]
-        return self._lines(route, route.latest.values())
+        return self._lines(route, self._current(route, at))
 
-    def reseed(self, machine_id: str) -> None:
-        """Give a restarted in-process agent the machine's whole state again."""
+    def reseed(self, machine_id: str, at: float | None = None) -> None:
+        """Give a restarted (or reconnected) in-process agent the machine's whole state again."""
         route = self.routes[machine_id]
-        for observation in list(route.latest.values()):
+        for observation in self._current(route, at):
             if observation.signal in route.template.signals and route.agent is not None:
                 self._to_agent(route, observation)
         route.tool = None

@@ -239,7 +239,9 @@ class AgentServer:
 
         # Bind here, so that a port in use is an OSError for the caller and not uvicorn's sys.exit(3).
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only for sockets whose
+        # protocol says TCP, and without it a keep-alive client waits ~40 ms (Nagle + delayed ACK) per reply.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))

@@ -8,6 +8,7 @@ every public name of both is re-exported here.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -339,17 +340,27 @@ def _epoch(text: str) -> float | None:
     match = _ISO.fullmatch(text)
     if match is None:
         return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
     fraction, zone = match[7], match[8]
+    epoch = _whole_seconds(match[1], match[2], match[3], match[4], match[5], match[6], zone or "")
+    if epoch is None:
+        return None
+    return epoch + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _whole_seconds(
+    year: str, month: str, day: str, hour: str, minute: str, second: str, zone: str
+) -> int | None:
+    """UTC epoch seconds of a timestamp's whole second (cached: an adapter sends many lines per second)."""
     try:
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
     except ValueError:
         return None
     epoch = (moment - _EPOCH) // timedelta(seconds=1)
     if zone and zone not in "Zz":
         sign = -1 if zone[0] == "+" else 1  # local time + offset = UTC
         epoch += sign * (int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
-    return epoch + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+    return epoch
 
 
 def _command(line: str, body: str | None) -> Decoded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -51,13 +52,24 @@ def format_timestamp(epoch: float) -> str:
     """
     if not math.isfinite(epoch):
         raise ValueError(f"epoch ({epoch}) must be a finite number")
+    seconds, micro = divmod(round(epoch * 1_000_000), 1_000_000)
+    return f"{_second_text(seconds)}.{micro:06d}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second_text(seconds: int) -> str:
+    """``YYYY-MM-DDThh:mm:ss`` of a UTC second (cached: a line's values share their second).
+
+    Raises:
+        ValueError: outside years 1..9999.
+    """
     try:
-        moment = _EPOCH + timedelta(microseconds=round(epoch * 1_000_000))
+        moment = _EPOCH + timedelta(seconds=seconds)
     except OverflowError as exc:
-        raise ValueError(f"epoch ({epoch}) is outside years 1..9999") from exc
+        raise ValueError(f"epoch ({seconds}) is outside years 1..9999") from exc
     return (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}Z"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
     )
 
 

@@ -97,7 +97,7 @@ class Site:
         self.bridge = TwinBridge(routes, schema_version=min(versions) if versions else "2.7")
 
     def _snapshot(self, machine_id: str) -> Callable[[], str]:
-        return lambda: self.bridge.snapshot(machine_id)
+        return lambda: self.bridge.snapshot(machine_id, self.clock())
 
     def _new_agent(self, plan: AgentPlan, document: str) -> Agent:
         exponent = max(4, math.ceil(math.log2(max(2, plan.buffer_size))))
@@ -191,23 +191,18 @@ class Site:
             route = self.bridge.routes[machine_id]
             if route.agent is not None:
                 route.agent = agent
-                self.bridge.reseed(machine_id)
+                self.bridge.reseed(machine_id, self.clock())
         before = {m: c.connections for m, c in parts.connectors.items()}
         for connector in parts.connectors.values():
             connector.rebind(agent)
         for adapter in parts.adapters.values():
             await adapter.disconnect_all()
-        deadline = asyncio.get_running_loop().time() + 10 * self.reconnect_interval + 5
-        while any(
-            c.connections <= before[m] or c.status != "ESTABLISHED" for m, c in parts.connectors.items()
-        ):
-            if asyncio.get_running_loop().time() > deadline:
-                break  # the adapters did not come back; the agent goes on without them
-            await asyncio.sleep(0.01)
+        await self._reconnected(parts, before)
         return agent
 
     async def disconnect_adapters(self, name: str) -> None:
-        """Drop the SHDR connections of agent ``name``'s adapters (they reconnect by themselves)."""
+        """Drop the SHDR connections of agent ``name``'s adapters; returns once they have reconnected by
+        themselves (or after a bounded wait), as the agent's data went UNAVAILABLE and came back."""
         parts = self._parts[name]
         if not parts.adapters:
             agent = parts.server.agent
@@ -215,14 +210,37 @@ class Site:
                 device = agent.model.device(machine_id)
                 if device is not None:
                     agent.make_unavailable(device.data_items)
-                self.bridge.reseed(machine_id)
+                self.bridge.reseed(machine_id, self.clock())
             return
+        before = {m: c.connections for m, c in parts.connectors.items()}
         for adapter in parts.adapters.values():
             await adapter.disconnect_all()
+        await self._reconnected(parts, before)
+
+    async def _reconnected(self, parts: _AgentParts, before: dict[str, int]) -> bool:
+        """Wait until each connector of ``parts`` has made a new connection since ``before`` (bounded)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10 * self.reconnect_interval + 5
+        while any(
+            c.connections <= before[m] or c.status != "ESTABLISHED" for m, c in parts.connectors.items()
+        ):
+            if loop.time() > deadline:
+                return False  # the adapters did not come back; the agent goes on without them
+            await asyncio.sleep(0.005)
+        return True
 
     async def drop_network(self, name: str, seconds: float) -> None:
         """Refuse connections to agent ``name`` for ``seconds``."""
         await self._parts[name].server.drop_network(seconds)
+
+    async def network_down(self, name: str) -> None:
+        """Cut agent ``name`` off the network (open connections dropped, new ones refused) until
+        ``network_up``; the agent itself keeps taking observations into its buffer."""
+        await self._parts[name].server.stop()
+
+    async def network_up(self, name: str) -> None:
+        """Make agent ``name`` reachable again on its port."""
+        await self._parts[name].server.start()
 
     def slow(self, name: str, delay_s: float) -> None:
         self._parts[name].server.slow(delay_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -18,8 +19,11 @@ from rich.table import Table
 from agent_sim.cli import adapter_command, agent_command, check_listen, run_app, run_until_interrupted
 from agent_sim.site import Site
 from mes_core.cli import app as mes_app
+from mes_core.store.engine import connect
+from mes_core.store.errors import StoreError
 from scenarios.bench import bench_app
 from scenarios.build import plant_config
+from scenarios.harness import HarnessError, HarnessResult, run_harness, write_outputs
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.model import Scenario
 from scenarios.report import truth_document, write_json
@@ -37,6 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 _err = Console(stderr=True)
+SHIPPED = Path(__file__).parent
+"""The folder of the shipped scenario files."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -171,6 +177,144 @@ def validate(
         except ScenarioError as exc:
             _fail(str(exc))
         typer.echo(f"{path}: ok")
+
+
+def _clean_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).unlink()
+
+
+def _harness_run(scenario_file: Path, db: str | None, out: Path, *, show_progress: bool) -> HarnessResult:
+    """Load, run and write one scenario's outputs.
+
+    Raises:
+        ScenarioError: bad input (the scenario, the output folder, the database URL): one line naming it.
+        HarnessError: the run itself failed.
+    """
+    scenario = load_scenario(scenario_file)
+    plant_config(scenario, str(scenario_file))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(f"{out}: cannot create the output folder: {exc.strerror}") from None
+    if db is None:
+        _clean_sqlite(out / "mes.db")
+        db = f"sqlite:///{(out / 'mes.db').resolve()}"
+    try:
+        connect(db).dispose()
+    except (StoreError, ValueError) as exc:
+        raise ScenarioError(f"--db: {exc}") from None
+    with _progress(show_progress) as progress:
+        task = progress.add_task(scenario.scenario.name, total=1.0, twin_time="")
+
+        def advance(done: float, total: float) -> None:
+            progress.update(task, completed=done, total=total, twin_time=f"twin {_hms(done)} / {_hms(total)}")
+
+        result = run_harness(scenario, str(scenario_file), db, progress=advance)
+    try:
+        write_outputs(result, out)
+    except OSError as exc:
+        raise ScenarioError(f"{out}: cannot write the outputs: {exc.strerror}") from None
+    return result
+
+
+def _print_comparison(result: HarnessResult) -> None:
+    table = Table(title=f"MES vs truth: {result.document['scenario']}")
+    for column in (
+        "machine",
+        "shift",
+        "date",
+        "OEE truth",
+        "OEE MES",
+        "A",
+        "P",
+        "Q",
+        "parts",
+        "alarms",
+        "ok",
+    ):
+        table.add_column(column, justify="left" if column in ("machine", "shift", "date", "ok") else "right")
+    for c in result.comparisons:
+        k, m = c.result.kpis, c.mes
+        table.add_row(
+            c.result.machine_id,
+            c.result.shift or ("(day)" if c.result.business_date else "(period)"),
+            c.result.business_date.isoformat() if c.result.business_date else "",
+            _pct(k.oee),
+            _pct(m["oee"]),
+            f"{_pct(k.availability)} / {_pct(m['availability'])}",
+            f"{_pct(k.performance)} / {_pct(m['performance'])}",
+            f"{_pct(k.quality)} / {_pct(m['quality'])}",
+            f"{k.total_parts} / {m['total_parts']}",
+            f"{k.alarms} / {m['alarms']}",
+            "ok" if c.ok else "; ".join(c.failures),
+        )
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@app.command()
+def run(
+    scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario TOML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    db: Annotated[
+        str | None, typer.Option("--db", help="MES database URL (default: a fresh SQLite file in OUT).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+) -> None:
+    """Run the twin, its agents and the MES end to end and check every MES answer against the truth.
+
+    Writes OUT/report.json, OUT/oee.png and OUT/timeline.png. Exit 0 when every comparison holds, 1 when
+    one does not, 2 on bad input.
+    """
+    try:
+        result = _harness_run(scenario_file, db, out, show_progress=not quiet)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    except HarnessError as exc:
+        _err.print(f"mestwin: {scenario_file}: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if not quiet:
+        _print_comparison(result)
+        verdict = "PASS" if result.passed else "FAIL"
+        _err.print(
+            f"{verdict}: {sum(c.ok for c in result.comparisons)}/{len(result.comparisons)} comparisons hold; "
+            f"wrote {out / 'report.json'}, {out / 'oee.png'}, {out / 'timeline.png'} "
+            f"in {result.document['wall_seconds']:.1f} s",
+            highlight=False,
+        )
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@app.command()
+def regress(
+    scenario_files: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[SCENARIO...]", help="Scenario files (default: every shipped scenario)."),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="MES database URL (default: SQLite per scenario).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for each scenario's outputs.")] = Path(
+        "out/regress"
+    ),
+) -> None:
+    """Run scenarios end to end: one line each with its verdict and wall time; exit 1 on any failure."""
+    files = scenario_files or sorted(SHIPPED.glob("*.toml"))
+    failed = 0
+    for path in files:
+        began = time.perf_counter()
+        try:
+            result = _harness_run(path, db, out / path.stem, show_progress=False)
+            verdict = "PASS" if result.passed else "FAIL"
+            detail = (
+                f"{sum(not c.ok for c in result.comparisons)} of {len(result.comparisons)} outside tolerance"
+            )
+        except (ScenarioError, HarnessError) as exc:
+            verdict, detail = "ERROR", str(exc)
+        failed += verdict != "PASS"
+        typer.echo(f"{verdict:5} {path.stem:<24} {time.perf_counter() - began:8.1f} s  {detail}")
+    raise typer.Exit(1 if failed else 0)
 
 
 def main() -> None:

@@ -103,6 +103,11 @@ class Plant:
         self.ledger.close()
         return self.ledger
 
+    @property
+    def planned_stops(self) -> dict[str, list[Span]]:
+        """Each machine's planned stops from the scenario's events, as UTC spans."""
+        return {machine_id: list(spans) for machine_id, spans in self._planned_stops.items()}
+
     def scheduled(self, machine_id: str) -> list[Span]:
         """The machine's scheduled spans: shift instances minus breaks and planned stops, in the period."""
         start, end = self.config.start, self.config.end

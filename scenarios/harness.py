@@ -1,0 +1,431 @@
+"""``mestwin run``: the twin, its agents on loopback and the MES core end to end, checked against the truth.
+
+The twin advances one step of virtual time; its agents (HTTP on loopback, SHDR adapters where the scenario
+says so) hold what it did; the MES ingestion reads them over the wire until it has every observation the
+agents hold; the harness registers machines, shifts, planned stops and the twin's production runs through
+the MES API, over HTTP, as they happen. At the end it asks the MES API for OEE, parts and alarms per machine,
+per shift instance and per business day, and compares them with the twin's truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import uvicorn
+
+from agent_sim.site import Site
+from mes_core.api.app import Settings, create_app
+from mes_core.services.ingestion import IngestionService
+from mes_core.services.tenants import create_tenant
+from mes_core.store.engine import connect, migrate
+from scenarios.build import plant_config
+from scenarios.compare import Comparison, compare_rows
+from scenarios.model import Scenario, parse_duration
+from scenarios.report import kpi_dict
+from scenarios.wire import WireFault, agent_plans, apply_fault, wire_faults
+from twin.observations import format_utc
+from twin.plant import Plant
+from twin.truth import TruthResult
+
+__all__ = ["HarnessError", "HarnessResult", "run_harness"]
+
+Progress = Callable[[float, float], None]
+_FAST_POLL_MS = 50
+"""The MES's poll interval in virtual time (the API's minimum)."""
+_CATCH_UP_S = 30.0
+"""How long the MES may take to read what the agents hold after a step before the run fails."""
+
+
+class HarnessError(RuntimeError):
+    """The run could not be carried out (the MES did not catch up, a request failed): names what failed."""
+
+
+@dataclass
+class HarnessResult:
+    """What a run produced: the report document and what the plots and table need."""
+
+    document: dict[str, Any]
+    comparisons: list[Comparison]
+    timelines: dict[str, dict[str, list[tuple[float, float, str]]]] = field(default_factory=dict)
+    """Per machine, ``{"truth": [...], "mes": [...]}`` state intervals (UTC epoch seconds)."""
+
+    @property
+    def passed(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Api:
+    """The MES API over HTTP on loopback, as a client sees it."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, token: str) -> None:
+        self._session = session
+        self._base = base
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = f"{self._base}{path}"
+        async with self._session.request(method, url, headers=self._headers, **kwargs) as response:
+            body = await response.json()
+            if response.status >= 400:
+                raise HarnessError(f"{method} {path} answered {response.status}: {body.get('error', body)}")
+            return body["data"]
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _local(t: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(t, zone).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+class _RunSync:
+    """Mirrors the twin's production runs into the MES API as their lifecycle events happen."""
+
+    def __init__(self, plant: Plant, api: _Api, machines: Sequence[str]) -> None:
+        self._plant = plant
+        self._api = api
+        self._machines = list(machines)
+        self._posted: dict[str, tuple[str, int]] = {}
+        """Twin run id -> (MES run id, events already sent)."""
+
+    async def sync(self) -> None:
+        for machine_id in self._machines:
+            for run in self._plant.ledger_of(machine_id).runs:
+                mes_id, sent = self._posted.get(run.run_id, ("", 0))
+                for at, status in run.events[sent:]:
+                    if not mes_id:
+                        created = await self._api.call(
+                            "POST",
+                            "/runs",
+                            json={
+                                "machine_id": machine_id,
+                                "job_number": run.job_number,
+                                "part_number": run.part_number,
+                                "program_name": run.program,
+                                "planned_quantity": run.planned_quantity,
+                                "ideal_cycle_time_sec": run.ideal_cycle_s,
+                                "status": status if status in ("setup", "running") else "setup",
+                                "at": _iso(at),
+                            },
+                        )
+                        mes_id = created["id"]
+                    else:
+                        await self._api.call(
+                            "PATCH", f"/runs/{mes_id}", json={"status": status, "at": _iso(at)}
+                        )
+                    sent += 1
+                if mes_id:
+                    self._posted[run.run_id] = (mes_id, sent)
+
+
+def _mes_kpis(answer: dict[str, Any]) -> dict[str, float | int | None]:
+    details = answer["details"]
+    return {
+        "availability": answer["availability"],
+        "performance": answer["performance"],
+        "quality": answer["quality"],
+        "oee": answer["oee"],
+        "planned_s": details["planned_time_s"],
+        "run_s": details["run_time_s"],
+        "downtime_s": details["downtime_s"],
+        "total_parts": details["total_parts"],
+        "good_parts": details["good_parts"],
+        "alarms": details["alarms"],
+        "ideal_time_total_s": details["ideal_time_s"],
+        "ideal_time_good_s": details["ideal_time_good_s"],
+        "no_data_s": answer["time_accounting"]["planned"].get("no_data", 0.0),
+        "losses": answer["losses"],
+        "flags": answer["flags"],
+    }
+
+
+async def _ask(api: _Api, result: TruthResult) -> dict[str, Any]:
+    params = {"from": _iso(result.start), "to": _iso(result.end)}
+    if result.shift is not None:
+        params["shift"] = result.shift
+    answer: dict[str, Any] = await api.call("GET", f"/oee/{result.machine_id}", params=params)
+    return answer
+
+
+async def _caught_up(site: Site, service: IngestionService, offline: Collection[str] = ()) -> None:
+    """Wait until the MES has read everything every reachable agent holds (their next sequence)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _CATCH_UP_S
+    while True:
+        behind = []
+        for agent in service.agents.values():
+            client = agent.client
+            name = next(n for n, url in site.urls.items() if url.rstrip("/") == agent.url)
+            if name in offline:
+                continue
+            want = site.agent(name).buffer.next_sequence
+            if client is None or client.stats.next_sequence != want:
+                behind.append(name)
+        if not behind:
+            return
+        if loop.time() > deadline:
+            raise HarnessError(
+                f"the MES did not catch up with agent(s) {', '.join(behind)} within {_CATCH_UP_S:.0f} s"
+            )
+        await asyncio.sleep(0.005)
+
+
+async def _serve_api(
+    db_url: str, clock: Callable[[], float]
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    app = create_app(Settings(db_url, migrate=False, clock=clock))
+    port = _free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise HarnessError("the MES API did not start")
+        await asyncio.sleep(0.01)
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+async def _harness(scenario: Scenario, source: str, db_url: str, progress: Progress | None) -> HarnessResult:
+    began = time.perf_counter()
+    config = plant_config(scenario, source)
+    plans = [replace(p, port=0, shdr_port=None) for p in agent_plans(scenario)]
+    site = Site(config.machines, plans, reconnect_interval=0.2, clock=lambda: config.start)
+    plant = Plant(config, site.bridge)
+    site.clock = lambda: plant.now
+    zone = ZoneInfo(scenario.scenario.timezone)
+
+    engine = connect(db_url)
+    migrate(engine)
+    tenant, token = create_tenant(
+        engine, f"{scenario.scenario.name}-{int(time.time() * 1e6)}", scenario.scenario.timezone
+    )
+    server, server_task, base = await _serve_api(db_url, lambda: plant.now)
+    service = IngestionService(engine, mode=scenario.mes.mode, flush_interval_s=0.2, offline_after_s=3600.0)
+    faults = wire_faults(scenario)
+    await site.start()
+    ingest_task: asyncio.Task[None] | None = None
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = _Api(session, f"{base}/api/{tenant.name}/mes", token)
+            read = await _register(api, scenario, plant, site, zone)
+            skipped = [
+                {
+                    "machine_id": m,
+                    "reason": "no MTConnect agent fronts it (the MES reads machines over MTConnect)",
+                }
+                for m in plant.machines
+                if m not in read
+            ]
+            service.load()
+            ingest_task = asyncio.create_task(service.run())
+            runs = _RunSync(plant, api, read)
+            step = max(1.0, _step_seconds(scenario))
+            while plant.now < config.end:
+                target = min(config.end, plant.now + step)
+                while faults and faults[0].at <= target:
+                    fault = faults.pop(0)
+                    plant.advance(max(plant.now, fault.at))
+                    await _settle(site, service)
+                    if fault.kind == "network_drop":
+                        await _network_drop(site, service, plant, fault, step, runs)
+                    else:
+                        await apply_fault(site, fault)
+                    target = max(target, plant.now)
+                plant.advance(target)
+                await _settle(site, service)
+                await runs.sync()
+                if progress is not None:
+                    progress(plant.now - config.start, config.end - config.start)
+            await service.flush()
+            results = [r for r in plant.truth() if r.machine_id in read]
+            rows = []
+            for result in results:
+                answer = await _ask(api, result)
+                rows.append((result, _mes_kpis(answer)))
+            timelines = await _timelines(plant, engine, tenant.id, read)
+    finally:
+        service.stop()
+        if ingest_task is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ingest_task, 10)
+        await site.stop()
+        server.should_exit = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server_task, 10)
+        engine.dispose()
+    comparisons = compare_rows(rows, scenario.tolerances)
+    document = {
+        "scenario": scenario.scenario.name,
+        "seed": config.seed,
+        "period": {"from": format_utc(config.start), "to": format_utc(config.end)},
+        "wall_seconds": round(time.perf_counter() - began, 3),
+        "pass": all(c.ok for c in comparisons),
+        "skipped": skipped,
+        "results": [
+            {
+                "machine_id": c.result.machine_id,
+                "shift": c.result.shift,
+                "business_date": c.result.business_date.isoformat() if c.result.business_date else None,
+                "from": format_utc(c.result.start),
+                "to": format_utc(c.result.end),
+                "truth": kpi_dict(c.result.kpis),
+                "mes": c.mes,
+                "ok": c.ok,
+                "failures": c.failures,
+            }
+            for c in comparisons
+        ],
+    }
+    return HarnessResult(document, comparisons, timelines)
+
+
+def _step_seconds(scenario: Scenario) -> float:
+    return parse_duration(scenario.mes.step)
+
+
+async def _settle(site: Site, service: IngestionService, offline: Collection[str] = ()) -> None:
+    if not await site.settle():
+        raise HarnessError("the agents did not take the twin's observations in time")
+    for agent in service.agents.values():
+        if agent.client is not None:
+            agent.client.wake()
+    await _caught_up(site, service, offline)
+
+
+async def _network_drop(
+    site: Site, service: IngestionService, plant: Plant, fault: WireFault, step: float, runs: _RunSync
+) -> None:
+    """A network drop in twin time: the agent is unreachable while the twin goes on for the drop's length,
+    so that what the agent's buffer cannot hold meanwhile is truly lost, as on a real network."""
+    end = min(plant.config.end, fault.at + (fault.duration_s or 0.0))
+    await site.network_down(fault.agent)
+    try:
+        while plant.now < end:
+            plant.advance(min(end, plant.now + step))
+            await _settle(site, service, offline={fault.agent})
+            await runs.sync()
+    finally:
+        await site.network_up(fault.agent)
+
+
+async def _register(api: _Api, scenario: Scenario, plant: Plant, site: Site, zone: ZoneInfo) -> list[str]:
+    """Machines, the shift schedule and the planned stops, through the MES API; returns the machines the
+    MES reads (those an MTConnect agent fronts)."""
+    agent_of = {m: plan.name for plan in agent_plans(scenario) for m in plan.machines}
+    for spec in scenario.all_machines:
+        if spec.id not in agent_of:
+            continue
+        await api.call(
+            "POST",
+            "/machines",
+            json={
+                "machine_id": spec.id,
+                "name": spec.name or spec.id,
+                "type": spec.model,
+                "location": spec.location,
+                "agent_url": site.urls[agent_of[spec.id]],
+                # In virtual time the MES polls as often as it may: each step waits for it to catch up.
+                "poll_interval_ms": _FAST_POLL_MS,
+            },
+        )
+    shifts = []
+    for shift in scenario.shifts:
+        shifts.append(
+            {
+                "name": shift.name,
+                "start": shift.start.strftime("%H:%M"),
+                "end": shift.end.strftime("%H:%M"),
+                "break_minutes": shift.break_minutes,
+                "breaks": [{"start": b.start.strftime("%H:%M"), "minutes": b.minutes} for b in shift.breaks],
+                "days": list(shift.days),
+            }
+        )
+    await api.call(
+        "POST",
+        "/shifts",
+        json={
+            "shifts": shifts,
+            "timezone": scenario.scenario.timezone,
+            "day_start": plant.calendar.day_start.strftime("%H:%M"),
+        },
+    )
+    for machine_id, stops in plant.planned_stops.items():
+        if machine_id not in agent_of:
+            continue
+        for start, end in stops:
+            await api.call(
+                "POST",
+                "/shifts/exceptions",
+                json={
+                    "kind": "planned_downtime",
+                    "start": _local(start, zone),
+                    "end": _local(end, zone),
+                    "name": "planned stop",
+                    "machine_id": machine_id,
+                },
+            )
+    return [m.id for m in scenario.all_machines if m.id in agent_of]
+
+
+async def _timelines(
+    plant: Plant, engine: Any, tenant_id: int, machines: Sequence[str]
+) -> dict[str, dict[str, list[tuple[float, float, str]]]]:
+    """The state timelines of truth and MES per machine, for the plots."""
+    from mes_core.store import repository
+    from mes_core.store.engine import transaction
+
+    start, end = plant.config.start, plant.config.end
+    timelines: dict[str, dict[str, list[tuple[float, float, str]]]] = {}
+    for machine_id in machines:
+        truth = [(i.start, i.end, i.state.value) for i in plant.ledger_of(machine_id).intervals]
+        with transaction(engine) as conn:
+            stored = repository.state_intervals_between(
+                conn, tenant_id, machine_id, int(start * 1e6), int(end * 1e6)
+            )
+        mes = [
+            (max(i.start_us / 1e6, start), min((i.end_us or end * 1e6) / 1e6, end), i.state) for i in stored
+        ]
+        timelines[machine_id] = {"truth": truth, "mes": mes}
+    return timelines
+
+
+def run_harness(
+    scenario: Scenario,
+    source: str,
+    db_url: str,
+    *,
+    progress: Progress | None = None,
+    timeout_s: float = 3600.0,
+) -> HarnessResult:
+    """Run ``scenario`` end to end against the MES on ``db_url``; the result says what passed."""
+    return asyncio.run(asyncio.wait_for(_harness(scenario, source, db_url, progress), timeout_s))
+
+
+def write_outputs(result: HarnessResult, out: Path) -> None:
+    """report.json and the plots into ``out``."""
+    from scenarios.plots import write_plots
+    from scenarios.report import write_json
+
+    write_json(out / "report.json", result.document)
+    write_plots(result, out)
