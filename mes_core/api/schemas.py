@@ -180,10 +180,10 @@ class RunCreate(_Strict):
 
 
 class RunUpdate(_Strict):
-    """Change a run: status (running to resume, paused, completed, aborted), quantities, notes; ``at``
-    dates the status change."""
+    """Change a run: status (running to resume, paused, completed, aborted; setup to resume a paused
+    setup), quantities, notes; ``at`` dates the status change."""
 
-    status: Literal["running", "paused", "completed", "aborted"] | None = None
+    status: Literal["setup", "running", "paused", "completed", "aborted"] | None = None
     actual_quantity: int | None = Field(None, ge=0, le=2**31 - 1)
     rejected_quantity: int | None = Field(None, ge=0, le=2**31 - 1)
     planned_quantity: int | None = Field(None, ge=0, le=2**31 - 1)

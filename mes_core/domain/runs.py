@@ -1,5 +1,7 @@
 """The production-run lifecycle: setup -> running <-> paused -> completed (or aborted), and its phase times.
 
+A setup may be paused too (a shift ends in the middle of a changeover) and resumed as setup.
+
 A run's phases keep setup time apart from production time: the seed's run reports setup and run durations
 separately, and cycle times and run-level OEE use only the running phases.
 """
@@ -39,9 +41,9 @@ class RunStatus(StrEnum):
 
 
 LEGAL_TRANSITIONS: Final[dict[RunStatus, frozenset[RunStatus]]] = {
-    RunStatus.SETUP: frozenset({RunStatus.RUNNING, RunStatus.ABORTED}),
+    RunStatus.SETUP: frozenset({RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.ABORTED}),
     RunStatus.RUNNING: frozenset({RunStatus.PAUSED, RunStatus.COMPLETED, RunStatus.ABORTED}),
-    RunStatus.PAUSED: frozenset({RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.ABORTED}),
+    RunStatus.PAUSED: frozenset({RunStatus.SETUP, RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.ABORTED}),
     RunStatus.COMPLETED: frozenset(),
     RunStatus.ABORTED: frozenset(),
 }

@@ -114,7 +114,7 @@ def test_a_run_goes_setup_running_paused_running_completed(store: Engine, db_url
 @pytest.mark.parametrize(
     ("path", "status", "current"),
     [
-        ([], "paused", "setup"),
+        (["running"], "setup", "running"),
         ([], "completed", "setup"),
         (["running", "completed"], "running", "completed"),
         (["running", "completed"], "paused", "completed"),

@@ -17,7 +17,7 @@ from mes_core.domain.runs import (
 )
 
 S, R, P, C, A = (RunStatus.SETUP, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.COMPLETED, RunStatus.ABORTED)
-LEGAL = {(S, R), (S, A), (R, P), (R, C), (R, A), (P, R), (P, C), (P, A)}
+LEGAL = {(S, R), (S, P), (S, A), (R, P), (R, C), (R, A), (P, S), (P, R), (P, C), (P, A)}
 
 
 def test_status_values_are_the_seeds() -> None:
@@ -45,8 +45,8 @@ def test_nothing_leaves_a_finished_run_and_the_message_names_both_statuses() -> 
 
 
 def test_an_illegal_transition_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="run is setup; it cannot become paused"):
-        transition(S, P)
+    with pytest.raises(ValueError, match="run is setup; it cannot become completed"):
+        transition(S, C)
 
 
 def test_setup_time_is_kept_apart_from_production_time() -> None:
