@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from mes_core.services.machines import NotFound
 from mes_core.store import repository
@@ -39,8 +39,19 @@ def alarm_public(alarm: Alarm) -> dict[str, Any]:
     }
 
 
+def _check_machine(conn: Connection, tenant_id: int, machine_id: str | None) -> None:
+    if machine_id is not None and repository.get_machine(conn, tenant_id, machine_id) is None:
+        raise NotFound(f"machine {machine_id!r} not found")
+
+
 def active_alarms(engine: Engine, tenant_id: int, machine_id: str | None = None) -> list[Alarm]:
+    """The tenant's active alarms, of one machine when ``machine_id`` is given.
+
+    Raises:
+        NotFound: the tenant has no such machine (another tenant's machine is not found either).
+    """
     with transaction(engine) as conn:
+        _check_machine(conn, tenant_id, machine_id)
         return repository.active_alarms(conn, tenant_id, machine_id=machine_id)
 
 
@@ -49,8 +60,10 @@ def alarm_history(engine: Engine, tenant_id: int, **filters: Any) -> list[Alarm]
 
     Raises:
         ValueError: a bad filter (limit out of range, to before from).
+        NotFound: the filter names a machine the tenant does not have.
     """
     with transaction(engine) as conn:
+        _check_machine(conn, tenant_id, filters.get("machine_id"))
         return repository.alarm_history(conn, tenant_id, **filters)
 
 

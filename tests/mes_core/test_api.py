@@ -281,3 +281,18 @@ def test_nulls_for_required_fields_and_huge_numbers_are_4xx_naming_the_field(
         assert "offset" in _error(page, 422, "invalid_request")
 
     run(store, db_url, body)
+
+
+def test_alarm_filters_naming_another_tenants_machine_are_not_found(store: Engine, db_url: str) -> None:
+    async def body(client: Client, acme: dict[str, str], globex: dict[str, str]) -> None:
+        assert (await client.post("/api/acme/mes/machines", headers=acme, json=HAAS)).status_code == 201
+        assert (await client.get("/api/acme/mes/alarms?machine_id=HAAS-VF2-001", headers=acme)).json() == {
+            "data": []
+        }
+        for path in ("/api/globex/mes/alarms", "/api/globex/mes/alarms/history"):
+            message = _error(
+                await client.get(f"{path}?machine_id=HAAS-VF2-001", headers=globex), 404, "not_found"
+            )
+            assert "HAAS-VF2-001" in message
+
+    run(store, db_url, body)
