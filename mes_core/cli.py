@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -14,6 +15,8 @@ __all__ = ["app", "main", "run"]
 
 DEFAULT_DB = "sqlite:///mes.db"
 """The embedded default: one SQLite file in the working folder."""
+
+_log = logging.getLogger("mes_core")
 
 app = typer.Typer(name="mes", help="The MES core.", no_args_is_help=True, add_completion=False)
 tenant_app = typer.Typer(name="tenant", help="Tenants and their API tokens.", no_args_is_help=True)
@@ -73,17 +76,40 @@ def serve(
         _fail(str(exc))
         return
     registry = CollectorRegistry()
-    service = IngestionService(engine, mode=mode, metrics=IngestionMetrics(registry))
+    metrics = IngestionMetrics(registry)
+    health: dict[str, object] = {"state": "starting", "restarts": 0, "last_error": None}
+    current: list[IngestionService] = []
+    stopping = threading.Event()
+
+    def ingest() -> None:
+        """Run the ingestion; if it fails, log it, say so in /healthz and start it again (it resumes from
+        the stored cursors, so nothing the agents still hold is lost)."""
+        while not stopping.is_set():
+            service = IngestionService(engine, mode=mode, metrics=metrics)
+            current[:] = [service]
+            health["state"] = "running"
+            try:
+                asyncio.run(service.run(reload_interval_s=5.0))
+            except Exception as exc:
+                health.update(state="restarting", last_error=f"{type(exc).__name__}: {exc}")
+                health["restarts"] = int(str(health["restarts"])) + 1
+                _log.exception("ingestion failed; restarting it in 5 s")
+                stopping.wait(5.0)
+            else:
+                break
+        health["state"] = "stopped"
+
     # Ingestion has its own thread and event loop, so polling load never stalls the API's requests.
-    worker = threading.Thread(
-        target=lambda: asyncio.run(service.run(reload_interval_s=5.0)), name="ingestion", daemon=True
-    )
+    worker = threading.Thread(target=ingest, name="ingestion", daemon=True)
     worker.start()
     typer.echo(f"MES API at http://{host}:{port}/docs (database {db}); Ctrl-C stops")
+    settings = Settings(db, registry=registry, health=lambda: {"ingestion": dict(health)})
     try:
-        uvicorn.run(create_app(Settings(db, registry=registry)), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:
-        service.stop()
+        stopping.set()
+        for service in current:
+            service.stop()
         worker.join(timeout=10)
 
 

@@ -26,6 +26,8 @@ class Settings:
     migrate: bool = True
     registry: CollectorRegistry | None = None
     clock: Callable[[], float] = field(default=time.time)
+    health: Callable[[], dict[str, object]] | None = None
+    """Extra liveness details for ``/healthz`` (``mes serve`` reports its ingestion thread there)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -53,8 +55,10 @@ def create_app(settings: Settings) -> FastAPI:
     registry = settings.registry
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, object]:
+        """``{"status": "ok"}``, with the ingestion's state when the API runs beside it."""
+        details = settings.health() if settings.health is not None else {}
+        return {"status": "ok", **details}
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def metrics() -> Response:
