@@ -56,6 +56,12 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="API port.")] = 8000,
     mode: Annotated[str, typer.Option("--mode", help="poll (sample deltas) or stream.")] = "poll",
+    reload_interval: Annotated[
+        float, typer.Option("--reload-interval", help="Seconds between looks for new or changed machines.")
+    ] = 5.0,
+    flush_interval: Annotated[
+        float, typer.Option("--flush-interval", help="Seconds between batched writes to the database.")
+    ] = 0.5,
 ) -> None:
     """The MES API, and the ingestion of every registered machine in a thread of its own."""
     import asyncio
@@ -69,6 +75,9 @@ def serve(
 
     if mode not in ("poll", "stream"):
         _fail(f"--mode {mode!r} is not poll or stream")
+    for name, value in (("--reload-interval", reload_interval), ("--flush-interval", flush_interval)):
+        if not 0.01 <= value <= 3600:
+            _fail(f"{name} {value} must be between 0.01 and 3600 seconds")
     try:
         engine = connect(db)
         migrate(engine)
@@ -85,11 +94,11 @@ def serve(
         """Run the ingestion; if it fails, log it, say so in /healthz and start it again (it resumes from
         the stored cursors, so nothing the agents still hold is lost)."""
         while not stopping.is_set():
-            service = IngestionService(engine, mode=mode, metrics=metrics)
+            service = IngestionService(engine, mode=mode, metrics=metrics, flush_interval_s=flush_interval)
             current[:] = [service]
             health["state"] = "running"
             try:
-                asyncio.run(service.run(reload_interval_s=5.0))
+                asyncio.run(service.run(reload_interval_s=reload_interval))
             except Exception as exc:
                 health.update(state="restarting", last_error=f"{type(exc).__name__}: {exc}")
                 health["restarts"] = int(str(health["restarts"])) + 1

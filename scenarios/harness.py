@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,7 +31,8 @@ from agent_sim.site import Site
 from mes_core.api.app import Settings, create_app
 from mes_core.services.ingestion import IngestionService
 from mes_core.services.tenants import create_tenant
-from mes_core.store.engine import connect, migrate
+from mes_core.store import repository
+from mes_core.store.engine import connect, migrate, transaction
 from scenarios.build import plant_config
 from scenarios.compare import Comparison, compare_rows
 from scenarios.model import Scenario, parse_duration
@@ -188,6 +193,142 @@ async def _caught_up(site: Site, service: IngestionService, offline: Collection[
         await asyncio.sleep(0.005)
 
 
+class _InProcessMes:
+    """The MES (API and ingestion) in the harness's own event loop: one core; the harness wakes the
+    ingestion at each step and waits until it has read everything."""
+
+    def __init__(self, engine: Any, db_url: str, mode: str, clock: Callable[[], float]) -> None:
+        self._db_url, self._clock = db_url, clock
+        self.service = IngestionService(engine, mode=mode, flush_interval_s=0.2, offline_after_s=3600.0)
+        self._server: uvicorn.Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self._ingest_task: asyncio.Task[None] | None = None
+        self.base = ""
+
+    async def start(self) -> None:
+        self._server, self._server_task, self.base = await _serve_api(self._db_url, self._clock)
+
+    def machines_registered(self) -> None:
+        self.service.load()
+        self._ingest_task = asyncio.create_task(self.service.run())
+
+    async def sync(self, site: Site, offline: Collection[str] = (), *, full: bool = True) -> None:
+        for agent in self.service.agents.values():
+            if agent.client is not None:
+                agent.client.wake()
+        await _caught_up(site, self.service, offline)
+
+    async def finish(self, site: Site) -> None:
+        await self.sync(site)
+        await self.service.flush()
+
+    async def stop(self) -> None:
+        self.service.stop()
+        if self._ingest_task is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._ingest_task, 10)
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server_task, 10)
+
+
+class _ChildMes:
+    """The MES as ``python -m mes_core serve`` in a process of its own (its own core): the harness steps the
+    twin on while the MES reads the agents, and waits only where it must (before a fault, at the end, or
+    when the MES falls half an agent buffer behind), from the cursors the MES stores with its writes."""
+
+    def __init__(self, engine: Any, db_url: str, mode: str, tenant_id: int) -> None:
+        self._engine, self._db_url, self._mode, self._tenant_id = engine, db_url, mode, tenant_id
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        self.base = ""
+
+    async def start(self) -> None:
+        port = _free_port()
+        command = [
+            sys.executable, "-m", "mes_core", "serve", "--db", self._db_url, "--port", str(port),
+            "--mode", self._mode, "--reload-interval", "0.1", "--flush-interval", "0.02",
+        ]  # fmt: skip
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=self._log)
+        self.base = f"http://127.0.0.1:{port}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30.0
+        async with aiohttp.ClientSession() as session:
+            while True:
+                self._check_alive()
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{self.base}/healthz") as response:
+                        if response.status == 200:
+                            return
+                if loop.time() > deadline:
+                    raise HarnessError(f"the MES did not start within 30 s: {self._tail()}")
+                await asyncio.sleep(0.05)
+
+    def _tail(self) -> str:
+        self._log.seek(0)
+        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        return " | ".join(lines[-5:]) or "(no output)"
+
+    def _check_alive(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            raise HarnessError(f"the MES process ended (exit {self._process.returncode}): {self._tail()}")
+
+    def machines_registered(self) -> None:
+        """Nothing to do: the MES picks new machines up by itself within its reload interval."""
+
+    def _behind(self, site: Site, offline: Collection[str], full: bool) -> list[str]:
+        """The reachable agents whose news the MES has not stored yet (``full``), or of which it is more
+        than half the agent's buffer behind."""
+        behind = []
+        with transaction(self._engine) as conn:
+            for name, url in site.urls.items():
+                if name in offline:
+                    continue
+                agent = site.agent(name)
+                slack = 0 if full else agent.buffer.size // 2
+                cursor = repository.get_cursor(conn, self._tenant_id, url.rstrip("/"))
+                if (
+                    cursor is None
+                    or cursor.instance_id != agent.instance_id
+                    or agent.buffer.next_sequence - cursor.next_sequence > slack
+                ):
+                    behind.append(name)
+        return behind
+
+    async def sync(self, site: Site, offline: Collection[str] = (), *, full: bool = True) -> None:
+        """Wait until the MES has stored everything the reachable agents hold (``full``), or until it is
+        less than half of each agent's buffer behind."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CATCH_UP_S
+        while behind := self._behind(site, offline, full):
+            self._check_alive()
+            if loop.time() > deadline:
+                raise HarnessError(
+                    f"the MES did not catch up with agent(s) {', '.join(behind)} within {_CATCH_UP_S:.0f} s"
+                )
+            await asyncio.sleep(0.01)
+
+    async def finish(self, site: Site) -> None:
+        await self.sync(site)
+
+    async def stop(self) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(process.wait), 15)
+            except TimeoutError:
+                process.kill()
+                process.wait(5)
+        self._log.close()
+
+
+_Mes = _InProcessMes | _ChildMes
+
+
 async def _serve_api(
     db_url: str, clock: Callable[[], float]
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
@@ -206,7 +347,9 @@ async def _serve_api(
     return server, task, f"http://127.0.0.1:{port}"
 
 
-async def _harness(scenario: Scenario, source: str, db_url: str, progress: Progress | None) -> HarnessResult:
+async def _harness(
+    scenario: Scenario, source: str, db_url: str, progress: Progress | None, *, mes_process: bool
+) -> HarnessResult:
     began = time.perf_counter()
     config = plant_config(scenario, source)
     plans = [replace(p, port=0, shdr_port=None) for p in agent_plans(scenario)]
@@ -220,14 +363,17 @@ async def _harness(scenario: Scenario, source: str, db_url: str, progress: Progr
     tenant, token = create_tenant(
         engine, f"{scenario.scenario.name}-{int(time.time() * 1e6)}", scenario.scenario.timezone
     )
-    server, server_task, base = await _serve_api(db_url, lambda: plant.now)
-    service = IngestionService(engine, mode=scenario.mes.mode, flush_interval_s=0.2, offline_after_s=3600.0)
+    mes: _Mes = (
+        _ChildMes(engine, db_url, scenario.mes.mode, tenant.id)
+        if mes_process
+        else _InProcessMes(engine, db_url, scenario.mes.mode, lambda: plant.now)
+    )
     faults = wire_faults(scenario)
     await site.start()
-    ingest_task: asyncio.Task[None] | None = None
     try:
+        await mes.start()
         async with aiohttp.ClientSession() as session:
-            api = _Api(session, f"{base}/api/{tenant.name}/mes", token)
+            api = _Api(session, f"{mes.base}/api/{tenant.name}/mes", token)
             read = await _register(api, scenario, plant, site, zone)
             skipped = [
                 {
@@ -237,8 +383,7 @@ async def _harness(scenario: Scenario, source: str, db_url: str, progress: Progr
                 for m in plant.machines
                 if m not in read
             ]
-            service.load()
-            ingest_task = asyncio.create_task(service.run())
+            mes.machines_registered()
             runs = _RunSync(plant, api, read)
             step = max(1.0, _step_seconds(scenario))
             while plant.now < config.end:
@@ -246,18 +391,19 @@ async def _harness(scenario: Scenario, source: str, db_url: str, progress: Progr
                 while faults and faults[0].at <= target:
                     fault = faults.pop(0)
                     plant.advance(max(plant.now, fault.at))
-                    await _settle(site, service)
+                    await _settle(site, mes)
                     if fault.kind == "network_drop":
-                        await _network_drop(site, service, plant, fault, step, runs)
+                        await _network_drop(site, mes, plant, fault, step, runs)
                     else:
                         await apply_fault(site, fault)
                     target = max(target, plant.now)
                 plant.advance(target)
-                await _settle(site, service)
+                await _settle(site, mes, full=False)
                 await runs.sync()
                 if progress is not None:
                     progress(plant.now - config.start, config.end - config.start)
-            await service.flush()
+            await _settle(site, mes)
+            await mes.finish(site)
             results = [r for r in plant.truth() if r.machine_id in read]
             rows = []
             for result in results:
@@ -265,14 +411,8 @@ async def _harness(scenario: Scenario, source: str, db_url: str, progress: Progr
                 rows.append((result, _mes_kpis(answer)))
             timelines = await _timelines(plant, engine, tenant.id, read)
     finally:
-        service.stop()
-        if ingest_task is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(ingest_task, 10)
+        await mes.stop()
         await site.stop()
-        server.should_exit = True
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(server_task, 10)
         engine.dispose()
     comparisons = compare_rows(rows, scenario.tolerances)
     document = {
@@ -304,17 +444,14 @@ def _step_seconds(scenario: Scenario) -> float:
     return parse_duration(scenario.mes.step)
 
 
-async def _settle(site: Site, service: IngestionService, offline: Collection[str] = ()) -> None:
+async def _settle(site: Site, mes: _Mes, offline: Collection[str] = (), *, full: bool = True) -> None:
     if not await site.settle():
         raise HarnessError("the agents did not take the twin's observations in time")
-    for agent in service.agents.values():
-        if agent.client is not None:
-            agent.client.wake()
-    await _caught_up(site, service, offline)
+    await mes.sync(site, offline, full=full)
 
 
 async def _network_drop(
-    site: Site, service: IngestionService, plant: Plant, fault: WireFault, step: float, runs: _RunSync
+    site: Site, mes: _Mes, plant: Plant, fault: WireFault, step: float, runs: _RunSync
 ) -> None:
     """A network drop in twin time: the agent is unreachable while the twin goes on for the drop's length,
     so that what the agent's buffer cannot hold meanwhile is truly lost, as on a real network."""
@@ -323,7 +460,7 @@ async def _network_drop(
     try:
         while plant.now < end:
             plant.advance(min(end, plant.now + step))
-            await _settle(site, service, offline={fault.agent})
+            await _settle(site, mes, offline={fault.agent}, full=False)
             await runs.sync()
     finally:
         await site.network_up(fault.agent)
@@ -417,9 +554,17 @@ def run_harness(
     *,
     progress: Progress | None = None,
     timeout_s: float = 3600.0,
+    mes_process: bool = True,
 ) -> HarnessResult:
-    """Run ``scenario`` end to end against the MES on ``db_url``; the result says what passed."""
-    return asyncio.run(asyncio.wait_for(_harness(scenario, source, db_url, progress), timeout_s))
+    """Run ``scenario`` end to end against the MES on ``db_url``; the result says what passed.
+
+    ``mes_process``: the MES runs as ``python -m mes_core serve`` in a process of its own (the default: the
+    twin and the MES each have a core); False runs it in this process (one core; for tests that change the
+    MES's code in place).
+    """
+    return asyncio.run(
+        asyncio.wait_for(_harness(scenario, source, db_url, progress, mes_process=mes_process), timeout_s)
+    )
 
 
 def write_outputs(result: HarnessResult, out: Path) -> None:

@@ -131,6 +131,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], needl
 
 def test_the_same_run_on_postgresql(postgres_database: str) -> None:  # noqa: F811
     result = run_harness(load_scenario(ONE_SHIFT), str(ONE_SHIFT), postgres_database)
+    assert result.comparisons
     assert result.passed, [c.failures for c in result.comparisons]
     assert result.document["pass"] is True
 
@@ -152,7 +153,10 @@ def test_a_broken_mes_rule_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyP
         return merged
 
     monkeypatch.setattr(shift_calendar.ShiftCalendar, "scheduled", breaks_ignored)
-    result = run_harness(load_scenario(ONE_SHIFT), str(ONE_SHIFT), f"sqlite:///{tmp_path / 'mes.db'}")
+    # The MES runs in this process, so that the broken rule is the one it uses.
+    result = run_harness(
+        load_scenario(ONE_SHIFT), str(ONE_SHIFT), f"sqlite:///{tmp_path / 'mes.db'}", mes_process=False
+    )
     assert not result.passed
     failures = " ".join(f for c in result.comparisons for f in c.failures)
     assert "availability" in failures
@@ -166,15 +170,36 @@ def test_regress_prints_a_verdict_per_scenario_and_fails_on_any_failure(tmp_path
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 1, done.stderr
     assert len(lines) == 2
-    assert (
-        lines[0].startswith("PASS")
-    )
-    assert (
-        "haas_one_shift" in lines[0]
-    )
-    assert (
-        lines[0].rstrip().endswith("tolerance")
-    )
+    assert lines[0].startswith("PASS")
+    assert "haas_one_shift" in lines[0]
+    assert lines[0].rstrip().endswith("tolerance")
     assert lines[1].startswith("ERROR")
     assert "broken" in lines[1]
     assert (tmp_path / "regress" / "haas_one_shift" / "report.json").exists()
+
+
+def test_the_same_run_with_the_mes_in_this_process_agrees(tmp_path: Path) -> None:
+    """The one-core mode (MES in the harness's event loop) gives the same answers as the MES process."""
+    result = run_harness(
+        load_scenario(ONE_SHIFT), str(ONE_SHIFT), f"sqlite:///{tmp_path / 'mes.db'}", mes_process=False
+    )
+    assert result.passed, [c.failures for c in result.comparisons]
+
+
+def test_wire_faults_pass_and_the_lost_half_hour_is_reported_not_hidden(tmp_path: Path) -> None:
+    """Agent restart, adapter disconnect and a network drop with a buffer overrun: every comparison holds;
+    the machine whose data was truly lost shows it as planned time without data (about the drop's 30
+    minutes, no more than the drop plus the MES's reconnection), with its parts and OEE still exact."""
+    scenario = ROOT / "scenarios" / "wire_faults.toml"
+    result = run_harness(load_scenario(scenario), str(scenario), f"sqlite:///{tmp_path / 'mes.db'}")
+    assert result.passed, [c.failures for c in result.comparisons]
+    for c in result.comparisons:
+        no_data = c.mes["no_data_s"]
+        if c.result.machine_id == "FAULT-HAAS-2":
+            assert 1500 <= no_data <= 2700
+            assert c.mes["availability"] < c.result.kpis.availability
+        else:
+            assert no_data < 5  # the restart and the disconnect lose nothing (a fraction of a second at most)
+            assert c.mes["availability"] == pytest.approx(c.result.kpis.availability, abs=0.002)
+        assert c.mes["total_parts"] == c.result.kpis.total_parts
+        assert c.mes["oee"] == pytest.approx(c.result.kpis.oee, abs=0.002)
