@@ -12,6 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import groupby, pairwise
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -124,6 +125,78 @@ def _spans(
     return [s for s in spans if s[1] > s[0]], shift
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One span to count and the calendar's spans inside it (where time changes meaning)."""
+
+    start: float
+    end: float
+    scheduled: list[Span]
+    breaks: list[Span]
+    stops: list[Span]
+
+    def points_us(self) -> set[int]:
+        points = {round(self.start * 1e6), round(self.end * 1e6)}
+        for spans in (self.scheduled, self.breaks, self.stops):
+            points.update(round(t * 1e6) for span in spans for t in span)
+        return points
+
+
+def _summed_intervals(
+    conn: Connection, tenant_id: int, machine_id: str, plans: Sequence[_Plan], now_us: int
+) -> list[Interval]:
+    """The machine's state intervals over the plans, by start, with those lying wholly between two calendar
+    points replaced by one interval per state and summed length.
+
+    Between two consecutive points (span ends, shift, break and planned-downtime bounds) every second counts
+    the same way, so ``components`` needs only how long each state lasted there, not in which order: the
+    summed intervals are laid end to end where the stored ones began. Intervals crossing a point are kept as
+    stored; an open one ends at ``now`` (or at its start).
+
+    Raises:
+        ValueError: a stored interval ends before it starts, or stored intervals overlap (as far as the sums
+            show: not when the overlap is hidden by a gap between two calendar points).
+    """
+    ranges = [r for plan in plans for r in pairwise(sorted(plan.points_us()))]
+    totals, edges = production.state_totals(conn, tenant_id, machine_id, ranges)
+    kept = [(start, end if end is not None else max(now_us, start), state) for start, end, state in edges]
+    edge_starts = [start for start, _, _ in kept]
+    region_end = dict(ranges)
+    intervals = [Interval(start / 1e6, end / 1e6, state) for start, end, state in kept]
+    for lo, group in groupby(totals, key=lambda t: t[0]):
+        hi, states = region_end[lo], list(group)
+        first, last = min(t[4] for t in states), max(t[5] for t in states)
+        n = bisect_left(edge_starts, lo)  # the interval reaching in from the left, if any
+        free_from = max(lo, kept[n - 1][1]) if n else lo
+        n = bisect_left(edge_starts, hi)  # the interval reaching out to the right, if any
+        free_until = edge_starts[n - 1] if n and edge_starts[n - 1] >= lo else hi
+        backwards = min(t[3] for t in states) < 0
+        if backwards or first < free_from or last > free_until or sum(t[2] for t in states) > last - first:
+            what = "ends before it starts" if backwards else "overlaps another"
+            raise ValueError(
+                f"a stored state interval of machine {machine_id!r} between {iso_utc(lo / 1e6)} and "
+                f"{iso_utc(hi / 1e6)} {what}"
+            )
+        at = first
+        for _, state, total_us, _, _, _ in states:
+            intervals.append(Interval(at / 1e6, (at + total_us) / 1e6, state))
+            at += total_us
+    intervals.sort(key=lambda i: (i.start, i.end))
+    return intervals
+
+
+def _part_ranges(plans: Sequence[_Plan], index: RunIndex) -> list[tuple[int, int, int]]:
+    """``(plan number, from_us, to_us)``: each plan's ``(start, end]`` cut where a run starts or ends, so that
+    all parts of a range belong to one run (or none)."""
+    cuts = sorted({t for run in index.runs for t in (run.started_us, run.ended_us) if t is not None})
+    ranges: list[tuple[int, int, int]] = []
+    for n, plan in enumerate(plans):
+        lo, hi = round(plan.start * 1e6), round(plan.end * 1e6)
+        points = [lo, *cuts[bisect_right(cuts, lo) : bisect_left(cuts, hi)], hi]
+        ranges.extend((n, a, b) for a, b in pairwise(points) if b > a)
+    return ranges
+
+
 def _machine_components(
     conn: Connection,
     tenant_id: int,
@@ -132,43 +205,55 @@ def _machine_components(
     spans: Sequence[Span],
     now: float,
 ) -> Components:
-    """The summed components of one machine over disjoint sorted ``spans``."""
+    """The summed components of one machine over disjoint sorted ``spans``.
+
+    The database sums what can be summed without changing an answer (state time between calendar points,
+    part counts between run boundaries), so a month costs a few hundred rows rather than tens of thousands.
+    """
     if not spans:
         return Components.zero()
-    lo_us, hi_us = round(spans[0][0] * 1e6), round(spans[-1][1] * 1e6)
-    now_us = round(now * 1e6)
-    rows = production.interval_rows(conn, tenant_id, machine_id, lo_us, hi_us)
-    intervals = [
-        Interval(start / 1e6, (end if end is not None else max(now_us, start)) / 1e6, state)
-        for start, end, state in rows
+    plans = [
+        _Plan(
+            start,
+            end,
+            calendar.scheduled(start, end, machine_id),
+            calendar.break_spans(start, end, machine_id),
+            calendar.planned_downtime_spans(start, end, machine_id),
+        )
+        for start, end in spans
     ]
+    lo_us, hi_us = round(spans[0][0] * 1e6), round(spans[-1][1] * 1e6)
+    index = RunIndex(production.runs_overlapping(conn, tenant_id, machine_id, lo_us, hi_us))
+    intervals = _summed_intervals(conn, tenant_id, machine_id, plans, round(now * 1e6))
     starts = [i.start for i in intervals]
-    parts = production.part_rows(conn, tenant_id, machine_id, lo_us, hi_us)
-    part_ts = [ts for ts, _, _ in parts]
+    ranges = _part_ranges(plans, index)
+    range_of = {lo: (n, hi) for n, lo, hi in ranges}
+    parts: list[list[tuple[int, str, int]]] = [[] for _ in plans]
+    for lo, kind, delta in production.part_totals(conn, tenant_id, machine_id, [r[1:] for r in ranges]):
+        n, hi = range_of[lo]
+        parts[n].append((hi, kind, delta))  # any instant of the range finds its run
     rejects = production.reject_rows(conn, tenant_id, machine_id, lo_us, hi_us)
     reject_ts = [ts for ts, _ in rejects]
-    index = RunIndex(production.runs_overlapping(conn, tenant_id, machine_id, lo_us, hi_us))
     onsets = production.alarm_onsets(conn, tenant_id, machine_id, lo_us, hi_us)
     total = Components.zero()
-    for start, end in spans:
+    for plan, span_parts in zip(plans, parts, strict=True):
+        start, end = plan.start, plan.end
         s_us, e_us = round(start * 1e6), round(end * 1e6)
         # Intervals do not overlap, so ends are ordered like starts: the window's are a contiguous slice.
         first = max(0, bisect_right(starts, start) - 1)
         window = intervals[first : bisect_left(starts, end)]
         groups = tally(
-            parts[bisect_right(part_ts, s_us) : bisect_right(part_ts, e_us)],
-            rejects[bisect_right(reject_ts, s_us) : bisect_right(reject_ts, e_us)],
-            index,
+            span_parts, rejects[bisect_right(reject_ts, s_us) : bisect_right(reject_ts, e_us)], index
         )
         total = total + components(
             window,
-            calendar.scheduled(start, end, machine_id),
+            plan.scheduled,
             part_counts(groups, index, end),
             start,
             end,
             alarms=bisect_left(onsets, e_us) - bisect_left(onsets, s_us),
-            breaks=calendar.break_spans(start, end, machine_id),
-            planned_downtime=calendar.planned_downtime_spans(start, end, machine_id),
+            breaks=plan.breaks,
+            planned_downtime=plan.stops,
         )
     return total
 

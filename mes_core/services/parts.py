@@ -55,6 +55,11 @@ class RunIndex:
     def run(self, index: int) -> Run | None:
         return self._runs[index] if index >= 0 else None
 
+    @property
+    def runs(self) -> Sequence[Run]:
+        """The runs, ordered by start."""
+        return self._runs
+
 
 def tally(
     part_rows: Sequence[tuple[int, str, int]], reject_rows: Sequence[tuple[int, int]], index: RunIndex

@@ -29,7 +29,6 @@ from mes_core.store.schema import (
     runs,
     shift_schedules,
     shifts,
-    state_intervals,
     tenants,
 )
 
@@ -45,18 +44,19 @@ __all__ = [
     "insert_phase",
     "insert_reject",
     "insert_run",
-    "interval_rows",
     "list_exceptions",
     "list_runs",
     "list_shifts",
     "open_run",
     "part_rows",
+    "part_totals",
     "reject_rows",
     "rejects_of_run",
     "replace_schedule",
     "run_phases_of",
     "runs_overlapping",
     "set_timezone",
+    "state_totals",
     "touch_schedule",
     "update_run",
 ]
@@ -336,23 +336,140 @@ def reject_rows(
 
 # -- OEE loaders -------------------------------------------------------------------------------------------
 
+_CHUNK: Final = 200
+"""Ranges per SQLite statement: inside every build's limits of 500 UNION ALL members and 999 parameters."""
 
-def interval_rows(
-    conn: Connection, tenant_id: int, machine_id: str, from_us: int, to_us: int
-) -> list[tuple[int, int | None, str]]:
-    """``(start_us, end_us or None, state)`` of the machine's intervals overlapping ``[from_us, to_us)``."""
-    si = state_intervals
-    query = (
-        select(si.c.start_us, si.c.end_us, si.c.state)
-        .where(
-            si.c.tenant_id == tenant_id,
-            si.c.machine_id == machine_id,
-            si.c.start_us < to_us,
-            or_(si.c.end_us.is_(None), si.c.end_us > from_us),
-        )
-        .order_by(si.c.start_us)
-    )
-    return [tuple(row) for row in conn.execute(query)]
+Range = tuple[int, int]
+"""``(from_us, to_us)``."""
+StateTotal = tuple[int, str, int, int, int, int]
+"""``(range_from_us, state, total_us, shortest_us, first_start_us, last_end_us)``: a state's intervals lying
+wholly inside one range, their summed and shortest length, the first one's start and the last one's end."""
+IntervalRow = tuple[int, int | None, str]
+"""``(start_us, end_us or None while open, state)``: one stored state interval."""
+
+# The intervals starting in a range: those ending inside it are summed per state, each one reaching past it
+# (or still open) is a group of its own, keyed by its start. Every range is an index range scan of the
+# covering index ``ix_state_intervals_oee``: on SQLite one UNION ALL member per range (joined to a VALUES
+# list of many ranges, SQLite builds a Bloom filter over the whole table first), on PostgreSQL a LATERAL
+# subquery per element of the ranges' arrays (a plain join gets a hash join over the machine's rows).
+_SQLITE_STATE_TOTALS: Final = """
+    SELECT :lo{n}, state, CASE WHEN end_us IS NULL OR end_us > :hi{n} THEN start_us END AS crossing,
+           SUM(end_us - start_us), MIN(end_us - start_us), MIN(start_us), MAX(end_us)
+    FROM state_intervals
+    WHERE tenant_id = :t AND machine_id = :m AND start_us >= :lo{n} AND start_us < :hi{n}
+    GROUP BY state, crossing
+"""
+_POSTGRES_STATE_TOTALS: Final = """
+    SELECT r.lo, s.*
+    FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL (
+        SELECT si.state, CASE WHEN si.end_us IS NULL OR si.end_us > r.hi THEN si.start_us END AS crossing,
+               SUM(si.end_us - si.start_us), MIN(si.end_us - si.start_us), MIN(si.start_us), MAX(si.end_us)
+        FROM state_intervals AS si
+        WHERE si.tenant_id = %s AND si.machine_id = %s AND si.start_us >= r.lo AND si.start_us < r.hi
+        GROUP BY si.state, crossing
+    ) AS s
+"""
+# The interval running at an instant: the last one starting before it, if it has not ended.
+_SQLITE_RUNNING_AT: Final = """
+    SELECT * FROM (
+        SELECT start_us, end_us, state FROM state_intervals
+        WHERE tenant_id = :t AND machine_id = :m AND start_us < :at{n}
+        ORDER BY start_us DESC LIMIT 1
+    ) WHERE end_us IS NULL OR end_us > :at{n}
+"""
+_POSTGRES_RUNNING_AT: Final = """
+    SELECT x.*
+    FROM unnest(%s::bigint[]) AS p(at) CROSS JOIN LATERAL (
+        SELECT si.start_us, si.end_us, si.state
+        FROM state_intervals AS si
+        WHERE si.tenant_id = %s AND si.machine_id = %s AND si.start_us < p.at
+        ORDER BY si.start_us DESC
+        LIMIT 1
+    ) AS x
+    WHERE x.end_us IS NULL OR x.end_us > p.at
+"""
+_SQLITE_PART_TOTALS: Final = """
+    SELECT :lo{n}, kind, SUM(delta)
+    FROM part_events
+    WHERE tenant_id = :t AND machine_id = :m AND ts_us > :lo{n} AND ts_us <= :hi{n}
+    GROUP BY kind
+"""
+_POSTGRES_PART_TOTALS: Final = """
+    SELECT r.lo, s.*
+    FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL (
+        SELECT pe.kind, SUM(pe.delta)
+        FROM part_events AS pe
+        WHERE pe.tenant_id = %s AND pe.machine_id = %s AND pe.ts_us > r.lo AND pe.ts_us <= r.hi
+        GROUP BY pe.kind
+    ) AS s
+"""
+
+
+def _per_row(
+    conn: Connection,
+    sqlite_member: str,
+    postgres_sql: str,
+    names: tuple[str, ...],
+    rows: Sequence[tuple[int, ...]],
+    key: tuple[int, str],
+) -> list[tuple[Any, ...]]:
+    """Run a query once for each of ``rows`` (instants named ``names``) for the machine ``key``, in one
+    statement: on SQLite the UNION ALL of ``sqlite_member`` for each row (``{n}`` numbers its parameters), in
+    chunks; on PostgreSQL ``postgres_sql`` with one array per column, then the key."""
+    if not rows:
+        return []
+    if conn.dialect.name != "sqlite":
+        columns = tuple(list(column) for column in zip(*rows, strict=True))
+        return [tuple(row) for row in conn.exec_driver_sql(postgres_sql, columns + key)]
+    found: list[tuple[Any, ...]] = []
+    for at in range(0, len(rows), _CHUNK):
+        chunk = rows[at : at + _CHUNK]
+        statement = " UNION ALL ".join(sqlite_member.format(n=n) for n in range(len(chunk)))
+        params: dict[str, Any] = {"t": key[0], "m": key[1]}
+        for n, row in enumerate(chunk):
+            params.update((f"{name}{n}", value) for name, value in zip(names, row, strict=True))
+        found.extend(tuple(row) for row in conn.exec_driver_sql(statement, params))
+    return found
+
+
+def state_totals(
+    conn: Connection, tenant_id: int, machine_id: str, ranges: Sequence[Range]
+) -> tuple[list[StateTotal], list[IntervalRow]]:
+    """The machine's state intervals over sorted disjoint ``ranges`` ``[from_us, to_us)``, summed where the
+    detail does not matter.
+
+    An interval starting in a range and ending inside it only adds to its range's total for its state. One
+    that reaches past its range's end, or is still open, is returned as it is, and so is the interval
+    running at the start of each range that does not begin where the one before it ends. A month of a
+    machine is then a few hundred rows instead of tens of thousands, and the database does the adding.
+
+    Returns:
+        The totals by range and state, and the intervals returned as they are, by start.
+    """
+    key = (tenant_id, machine_id)
+    starts = [(lo,) for n, (lo, _) in enumerate(ranges) if n == 0 or ranges[n - 1][1] != lo]
+    running = _per_row(conn, _SQLITE_RUNNING_AT, _POSTGRES_RUNNING_AT, ("at",), starts, key)
+    edges = {(int(start), None if end is None else int(end), str(state)) for start, end, state in running}
+    totals: list[StateTotal] = []
+    for lo, state, crossing, total, shortest, first_start, last_end in _per_row(
+        conn, _SQLITE_STATE_TOTALS, _POSTGRES_STATE_TOTALS, ("lo", "hi"), ranges, key
+    ):
+        if crossing is None:
+            totals.append((int(lo), str(state), int(total), int(shortest), int(first_start), int(last_end)))
+        else:
+            edges.add((int(crossing), None if last_end is None else int(last_end), str(state)))
+    totals.sort()
+    return totals, sorted(edges, key=lambda edge: edge[0])
+
+
+def part_totals(
+    conn: Connection, tenant_id: int, machine_id: str, ranges: Sequence[Range]
+) -> list[tuple[int, str, int]]:
+    """``(range_from_us, kind, sum of deltas)`` of the machine's part events in each of the sorted disjoint
+    ``ranges`` ``(from_us, to_us]``, for every kind seen in a range, by range and kind."""
+    key = (tenant_id, machine_id)
+    rows = _per_row(conn, _SQLITE_PART_TOTALS, _POSTGRES_PART_TOTALS, ("lo", "hi"), ranges, key)
+    return sorted((int(lo), str(kind), int(total)) for lo, kind, total in rows)
 
 
 def part_rows(

@@ -97,6 +97,8 @@ state_intervals = Table(
     Column("state", String(32), nullable=False),
     Column("detail", String(64), nullable=True),
     PrimaryKeyConstraint("tenant_id", "machine_id", "start_us"),
+    # Covers the OEE loaders: they sum intervals from the index alone.
+    Index("ix_state_intervals_oee", "tenant_id", "machine_id", "start_us", "end_us", "state"),
 )
 
 part_events = Table(
@@ -113,7 +115,8 @@ part_events = Table(
     UniqueConstraint(
         "tenant_id", "machine_id", "item_id", "instance_id", "seq", name="uq_part_events_source"
     ),
-    Index("ix_part_events_machine_ts", "tenant_id", "machine_id", "ts_us"),
+    # By time; covers the OEE loaders, which sum deltas by kind from the index alone.
+    Index("ix_part_events_machine_ts_kind", "tenant_id", "machine_id", "ts_us", "kind", "delta"),
 )
 
 alarms = Table(

@@ -35,7 +35,7 @@ def test_migrate_builds_exactly_the_schema(db_url: str) -> None:
         migrate(engine)
         assert _differences(engine) == []
         assert set(inspect(engine).get_table_names()) == set(metadata.tables) | {"alembic_version"}
-        assert _head(engine) == "0002"
+        assert _head(engine) == "0003"
     finally:
         engine.dispose()
 
@@ -48,7 +48,7 @@ def test_migrate_twice_changes_nothing(store: Engine) -> None:
     migrate(store)
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(tenants)).scalar_one() == 1
-    assert _head(store) == "0002"
+    assert _head(store) == "0003"
     assert _differences(store) == []
 
 
