@@ -7,6 +7,11 @@ precomputed string templates: 14 data items per device, about 3 KB for 14 observ
 ``rate`` observations per second per device, lazily (materialised when the device is asked, stamped with
 the time each would have been produced), into a bounded circular buffer per device with real sequences.
 
+It must stay much cheaper than the reader it loads (``mestwin bench poll`` measures the reader, not this):
+every device shares one epoch and rate, so the k-th observation of every device has the same timestamp, and
+its text is formatted once for all of them (``_Stamps``); fragments are joined from per-item templates; the
+HTTP layer is a bare ``asyncio.Protocol``.
+
 Run: ``python -m agent_sim.load_agents --machines 2000 --port 5000 --rate 28 --seconds 60 [--cpu 0]``.
 The process stops by itself after ``--seconds``; it listens on 127.0.0.1 only.
 """
@@ -78,6 +83,37 @@ def _stamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class _Stamps:
+    """ISO 8601 texts of millisecond instants, formatted once for every device (bounded caches)."""
+
+    __slots__ = ("_ms", "_seconds")
+
+    _LIMIT: Final = 100_000
+
+    def __init__(self) -> None:
+        self._ms: dict[int, str] = {}
+        self._seconds: dict[int, str] = {}
+
+    def of_ms(self, ms: int) -> str:
+        """The text of ``ms`` milliseconds since the epoch, as ``_stamp(ms / 1000)`` writes it."""
+        text = self._ms.get(ms)
+        if text is None:
+            if len(self._ms) >= self._LIMIT:
+                self._ms.clear()
+            second, milli = divmod(ms, 1000)
+            prefix = self._seconds.get(second)
+            if prefix is None:
+                if len(self._seconds) >= self._LIMIT:
+                    self._seconds.clear()
+                prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+                self._seconds[second] = prefix
+            text = self._ms[ms] = f"{prefix}.{milli:03d}000Z"
+        return text
+
+    def now(self) -> str:
+        return self.of_ms(int(time.time() * 1000))
+
+
 def _value(index: int, k: int) -> str:
     kind = _ITEMS[index][5]
     if kind == "avail":
@@ -95,77 +131,122 @@ def _value(index: int, k: int) -> str:
     return f"{(k * 7.31) % 1000:.4f}"
 
 
+_CONSTANTS: Final = tuple(
+    _value(index, 0) if _ITEMS[index][5] in ("avail", "estop", "exec", "mode", "program") else None
+    for index in range(ITEMS_PER_DEVICE)
+)
+"""The value of each item that never changes (None for the others)."""
+_PCOUNT: Final = next(index for index, item in enumerate(_ITEMS) if item[5] == "pcount")
+
+
 class _Device:
     """One device: its templates, its circular buffer of (sequence, timestamp, fragment, item index)."""
 
-    __slots__ = ("buffer", "epoch", "generated", "index", "name", "probe", "templates", "uuid")
+    __slots__ = (
+        "buffer",
+        "epoch",
+        "generated",
+        "index",
+        "name",
+        "openings",
+        "probe",
+        "stamps",
+        "templates",
+        "uuid",
+    )
 
-    def __init__(self, index: int, epoch: float, buffer_size: int, instance: int) -> None:
+    def __init__(
+        self, index: int, epoch: float, buffer_size: int, instance: int, stamps: _Stamps | None = None
+    ) -> None:
         self.index = index
         self.name = f"DEV-{index}"
         self.uuid = f"dev-{index:05d}-load-agent-simulated-machine"
         self.epoch = epoch
+        self.stamps = stamps if stamps is not None else _Stamps()
         self.generated = 0
         """Observations produced so far; the next sequence is ``generated + 1``."""
         self.buffer: deque[tuple[int, float, str, int]] = deque(maxlen=buffer_size)
-        self.templates: list[str] = []
+        self.templates: list[tuple[str, str, str]] = []
+        """Per item: (text before the timestamp, between timestamp and sequence, after the value)."""
         for _, comp, _, category, element, suffix, _, sub, _ in _ITEMS:
             item = f"{self.name.lower()}_{comp}_{suffix}"
             sub_attr = f' subType="{sub}"' if sub else ""
             if category == "Condition":
                 head = f'<{element} dataItemId="{item}" type="SYSTEM" timestamp="'
-                self.templates.append(head + '{ts}" sequence="{seq}"/>')
+                self.templates.append((head, '" sequence="', '"/>'))
             else:
                 head = f'<{element} dataItemId="{item}" name="{suffix}"{sub_attr} timestamp="'
-                self.templates.append(head + '{ts}" sequence="{seq}">{value}</' + element + ">")
+                self.templates.append((head, '" sequence="', f"</{element}>"))
+        self.openings: dict[str, str] = {}
+        """Per component: its ``<ComponentStream ...>`` tag."""
+        for comp in _COMPONENTS:
+            spec = next(i for i in _ITEMS if i[1] == comp)
+            name_attr = f' name="{spec[2]}"' if spec[2] else ""
+            self.openings[comp] = (
+                f'<ComponentStream component="{spec[0]}"{name_attr} componentId="{self.name.lower()}_{comp}">'
+            )
         self.probe = _probe_document(self, instance)
 
     def produce(self, now: float, rate: float) -> None:
         """Materialise what was produced up to ``now`` (at most a buffer's worth is kept)."""
         target = max(0, math.floor((now - self.epoch) * rate))
         first = max(self.generated, target - (self.buffer.maxlen or 0))
-        templates = self.templates
-        stamp_cache: dict[int, str] = {}
+        if first >= target:
+            return
+        templates, append, of_ms, epoch = self.templates, self.buffer.append, self.stamps.of_ms, self.epoch
         for k in range(first, target):
-            at = self.epoch + (k + 1) / rate
-            ms = int(at * 1000)
-            ts = stamp_cache.get(ms)
-            if ts is None:
-                ts = stamp_cache[ms] = _stamp(ms / 1000)
+            at = epoch + (k + 1) / rate
             index = k % ITEMS_PER_DEVICE
-            fragment = templates[index].format(ts=ts, seq=k + 1, value=_value(index, k))
-            self.buffer.append((k + 1, at, fragment, index))
+            head, middle, tail = templates[index]
+            value = _CONSTANTS[index]
+            if value is None:
+                value = str(k // ITEMS_PER_DEVICE) if index == _PCOUNT else f"{(k * 7.31) % 1000:.4f}"
+            if tail == '"/>':  # a condition: no value
+                fragment = f"{head}{of_ms(int(at * 1000))}{middle}{k + 1}{tail}"
+            else:
+                fragment = f'{head}{of_ms(int(at * 1000))}{middle}{k + 1}">{value}{tail}'
+            append((k + 1, at, fragment, index))
         self.generated = max(self.generated, target)
 
     @property
     def first_sequence(self) -> int:
         return self.buffer[0][0] if self.buffer else self.generated + 1
 
-    def streams(self, instance: int, entries: list[tuple[int, float, str, int]], last: int | None) -> bytes:
-        """An MTConnectStreams document of ``entries`` (in sequence order)."""
+    def streams(
+        self,
+        instance: int,
+        entries: list[tuple[int, float, str, int]],
+        last: int | None,
+        next_sequence: int | None = None,
+    ) -> bytes:
+        """An MTConnectStreams document of ``entries`` (in sequence order); ``next_sequence`` defaults to
+        the one after the newest produced."""
         groups: dict[str, dict[str, list[str]]] = {}
         for _, _, fragment, index in entries:
             item = _ITEMS[index]
-            groups.setdefault(item[1], {}).setdefault(item[3], []).append(fragment)
+            by_category = groups.get(item[1])
+            if by_category is None:
+                by_category = groups[item[1]] = {}
+            fragments = by_category.get(item[3])
+            if fragments is None:
+                by_category[item[3]] = [fragment]
+            else:
+                fragments.append(fragment)
         parts: list[str] = []
         for comp in _COMPONENTS:
             by_cat = groups.get(comp)
             if not by_cat:
                 continue
-            spec = next(i for i in _ITEMS if i[1] == comp)
-            name_attr = f' name="{spec[2]}"' if spec[2] else ""
-            parts.append(
-                f'<ComponentStream component="{spec[0]}"{name_attr} componentId="{self.name.lower()}_{comp}">'
-            )
+            parts.append(self.openings[comp])
             for category in _CATEGORY_ORDER:
                 fragments = by_cat.get(category)
                 if fragments:
                     parts.append(f"<{category}>{''.join(fragments)}</{category}>")
             parts.append("</ComponentStream>")
-        nxt = self.generated + 1
+        nxt = self.generated + 1 if next_sequence is None else next_sequence
         header = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<MTConnectStreams xmlns="{_NS}">'
-            f'<Header creationTime="{_stamp(time.time())}" sender="{_SENDER}" instanceId="{instance}" '
+            f'<Header creationTime="{self.stamps.now()}" sender="{_SENDER}" instanceId="{instance}" '
             f'version="2.7.0.0" bufferSize="{self.buffer.maxlen}" nextSequence="{nxt}" '
             f'firstSequence="{self.first_sequence}" '
             f'lastSequence="{self.generated if last is None else last}"/>'
@@ -239,7 +320,10 @@ class LoadAgents:
         self.rate = rate
         self.instance = instance if instance is not None else int(time.time())
         epoch = time.time()
-        self.devices = {f"DEV-{i}": _Device(i, epoch, buffer_size, self.instance) for i in range(machines)}
+        stamps = _Stamps()
+        self.devices = {
+            f"DEV-{i}": _Device(i, epoch, buffer_size, self.instance, stamps) for i in range(machines)
+        }
         self.requests = 0
 
     def answer(self, target: str) -> tuple[int, bytes]:
@@ -259,8 +343,7 @@ class LoadAgents:
                 latest[entry[3]] = entry
             return 200, device.streams(self.instance, sorted(latest.values()), None)
         if what == "sample":
-            params = dict(parse_qsl(query))
-            return self.sample(device, params)
+            return self.sample(device, _query(query))
         return 404, _error("UNSUPPORTED", f"no such request {path}", self.instance)
 
     def sample(self, device: _Device, params: dict[str, str]) -> tuple[int, bytes]:
@@ -278,15 +361,20 @@ class LoadAgents:
         buffer = device.buffer
         entries = [buffer[i] for i in range(skip, min(len(buffer), skip + count))]
         last_sent = entries[-1][0] if entries else start - 1
-        body = device.streams(self.instance, entries, None)
-        if entries and last_sent < device.generated:
-            # nextSequence is where the reader goes on: just past what this document holds.
-            body = body.replace(
-                f'nextSequence="{device.generated + 1}"'.encode(),
-                f'nextSequence="{last_sent + 1}"'.encode(),
-                1,
-            )
-        return 200, body
+        # nextSequence is where the reader goes on: just past what this document holds.
+        return 200, device.streams(self.instance, entries, None, last_sent + 1 if entries else None)
+
+
+def _query(query: str) -> dict[str, str]:
+    """The parameters of a query string (plain digits need no unquoting, the rest goes to ``parse_qsl``)."""
+    if "%" in query or "+" in query:
+        return dict(parse_qsl(query))
+    params: dict[str, str] = {}
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name and value:  # as parse_qsl: a blank value is no value
+            params[name] = value
+    return params
 
 
 _REASONS: Final = {200: b"OK", 400: b"Bad Request", 404: b"Not Found"}
@@ -350,7 +438,7 @@ class _Http(asyncio.Protocol):
         path, _, query = target.partition("?")
         name = path.split("/")[1] if path.count("/") >= 2 else ""
         device = agents.devices.get(name)
-        params = dict(parse_qsl(query))
+        params = _query(query)
         try:
             interval = max(0.01, int(params.get("interval", "500")) / 1000)
             heartbeat = max(0.01, int(params.get("heartbeat", "10000")) / 1000)

@@ -9,17 +9,21 @@ Wiring::
                                         0.5 s) for ``duration`` seconds against the same agents
 
 Both read every machine at its own path, so each machine is its own keep-alive connection (poll) or its own
-stream. Lag is sampled per delivered batch: delivery time minus the newest observation timestamp in it.
-Lost observations: sequences skipped by resyncs plus sequences read but not found stored. Rates count what
-was delivered inside the ``duration`` window; a saturated MES drains its backlog after it (reported as
-``drained_after_window``; lags include it). CPU is this process's over the whole measurement (``wall_s``).
-Every wait is bounded (a watchdog ends a run that cannot drain); loopback only. Prints one JSON object.
+stream. Each measurement starts once every machine has been read for the first time (the MES: probed and
+bootstrapped from /current; the bare poller: its /current), which takes ``startup_s``; then the window of
+``duration`` seconds. Lag is sampled per delivered batch from the window's start: delivery time minus the
+newest observation timestamp in it. Lost observations: sequences skipped by resyncs plus sequences read but
+not found stored. Rates count what was delivered inside the window; a saturated MES drains its backlog after
+it (reported as ``drained_after_window``; lags include it). CPU is this process's within the window (also
+per poll and per observation), ``agents_cpu_pct`` the simulated agents' process's. Every wait is bounded (a
+watchdog ends a run that cannot drain); loopback only. Prints one JSON object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import re
@@ -78,9 +82,18 @@ def _free_port() -> int:
         return port
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used, 0.0 where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return 0.0
+
+
 @contextlib.contextmanager
-def _agents(machines: int, rate: float, seconds: float, cpu: int | None) -> Iterator[str]:
-    """The simulated agents in a child process (pinned to ``cpu``); yields their base URL."""
+def _agents(machines: int, rate: float, seconds: float, cpu: int | None) -> Iterator[tuple[str, int]]:
+    """The simulated agents in a child process (pinned to ``cpu``); yields their base URL and pid."""
     port = _free_port()
     command = [sys.executable, "-m", "agent_sim.load_agents", "--machines", str(machines)]
     command += ["--port", str(port), "--rate", f"{rate:g}", "--seconds", f"{seconds:g}"]
@@ -100,7 +113,7 @@ def _agents(machines: int, rate: float, seconds: float, cpu: int | None) -> Iter
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("the simulated agents did not start") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
@@ -120,23 +133,59 @@ def _rss_mb() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-class _Meter:
-    """CPU and wall time of this process over a run."""
+class _Window:
+    """CPU over the measurement window (``start`` .. ``end``): this process's, its writer process's (when
+    there is one) and the agents' process's."""
 
-    def __enter__(self) -> _Meter:
-        self.t0 = time.monotonic()
-        times = os.times()
-        self.c0 = times.user + times.system
-        return self
+    def __init__(self, agents_pid: int) -> None:
+        self.agents_pid = agents_pid
+        self.writer_pid: int | None = None
+        self.t0 = self.t1 = self.c0 = self.c1 = self.a0 = self.a1 = self.w0 = self.w1 = 0.0
 
-    def __exit__(self, *exc: object) -> None:
+    @staticmethod
+    def _cpu() -> float:
         times = os.times()
-        self.wall = time.monotonic() - self.t0
-        self.cpu = times.user + times.system - self.c0
+        return times.user + times.system
+
+    def _writer(self) -> float:
+        return 0.0 if self.writer_pid is None else _cpu_s(self.writer_pid)
+
+    def start(self) -> None:
+        self.t0, self.c0, self.a0, self.w0 = (
+            time.monotonic(),
+            self._cpu(),
+            _cpu_s(self.agents_pid),
+            self._writer(),
+        )
+
+    def end(self) -> None:
+        self.t1, self.c1, self.a1, self.w1 = (
+            time.monotonic(),
+            self._cpu(),
+            _cpu_s(self.agents_pid),
+            self._writer(),
+        )
+
+    @property
+    def wall(self) -> float:
+        return max(self.t1 - self.t0, 1e-9)
 
     @property
     def cpu_pct(self) -> float:
-        return round(100 * self.cpu / max(self.wall, 1e-9), 1)
+        return round(100 * (self.c1 - self.c0) / self.wall, 1)
+
+    @property
+    def writer_cpu_pct(self) -> float | None:
+        return None if self.writer_pid is None else round(100 * (self.w1 - self.w0) / self.wall, 1)
+
+    @property
+    def agents_cpu_pct(self) -> float:
+        return round(100 * (self.a1 - self.a0) / self.wall, 1)
+
+    def per(self, count: int) -> float | None:
+        """CPU microseconds (this process's and its writer's) per ``count`` things done in the window."""
+        used = self.c1 - self.c0 + self.w1 - self.w0
+        return round(1e6 * used / count, 1) if count else None
 
 
 def _percentile(values: array[float], q: float) -> float | None:
@@ -150,25 +199,30 @@ def _figures(
     machines: int,
     interval: float,
     mode: str,
-    seconds: float,
     polls: int,
     observations: int,
     lags: array[float],
     lost: int,
-    meter: _Meter,
+    window: _Window,
+    startup_s: float,
 ) -> dict[str, Any]:
+    seconds = window.wall
     return {
         "machines": machines,
         "interval_s": interval,
         "mode": mode,
         "seconds": round(seconds, 2),
-        "wall_s": round(meter.wall, 2),
+        "startup_s": round(startup_s, 2),
         "polls_per_s": round(polls / seconds, 1),
         "observations_per_s": round(observations / seconds, 1),
         "lag_p50_ms": _percentile(lags, 0.50),
         "lag_p99_ms": _percentile(lags, 0.99),
         "lost_observations": lost,
-        "cpu_pct": meter.cpu_pct,
+        "cpu_pct": window.cpu_pct,
+        "writer_cpu_pct": window.writer_cpu_pct,
+        "cpu_us_per_poll": window.per(polls),
+        "cpu_us_per_observation": window.per(observations),
+        "agents_cpu_pct": window.agents_cpu_pct,
         "rss_mb": _rss_mb(),
     }
 
@@ -199,7 +253,19 @@ class _MeasuredIngestion(IngestionService):
         return sink
 
 
-def _mes(base: str, machines: int, interval: float, duration: float, mode: str, db: str) -> dict[str, Any]:
+def _mes(
+    base: str,
+    agents_pid: int,
+    machines: int,
+    interval: float,
+    duration: float,
+    mode: str,
+    db: str,
+    writer_process: bool = False,
+    writer_cpu: int | None = None,
+) -> dict[str, Any]:
+    """The MES's figures; with ``writer_process`` its writer runs in a child process (pinned to
+    ``writer_cpu`` when given)."""
     engine = connect(db)
     try:
         migrate(engine)
@@ -221,21 +287,41 @@ def _mes(base: str, machines: int, interval: float, duration: float, mode: str, 
         with transaction(engine) as conn:
             for record in records:
                 repository.insert_machine(conn, record)
-        service = _MeasuredIngestion(engine, mode=mode, flush_interval_s=0.5)
+        service = _MeasuredIngestion(engine, mode=mode, flush_interval_s=0.5, writer_process=writer_process)
         service.load(records)
 
         stop_timed_out = False
-        window: list[int] = [0, 0]
+        startup = 0.0
+        counted: list[int] = [0, 0]
+        meter = _Window(agents_pid)
+
+        def totals() -> tuple[int, int]:
+            running = [a.client for a in service.agents.values() if a.client is not None]
+            return sum(c.stats.polls for c in running), sum(c.stats.observations for c in running)
 
         async def main() -> None:
-            nonlocal stop_timed_out
+            nonlocal stop_timed_out, startup
             task = asyncio.create_task(service.run())
+            began = time.monotonic()
             try:
+                # The window opens once every machine was probed and bootstrapped (bounded).
+                while len(service.boot) < machines and not task.done():
+                    if time.monotonic() - began > _START_TIMEOUT_S:
+                        raise RuntimeError(f"the MES read {len(service.boot)} of {machines} machines")
+                    await asyncio.sleep(0.05)
+                startup = time.monotonic() - began
+                meter.writer_pid = service.writer.process_pid
+                if meter.writer_pid is not None and writer_cpu is not None:
+                    os.sched_setaffinity(meter.writer_pid, {writer_cpu})
+                del service.lags[:]
+                polls0, observations0 = totals()
+                meter.start()
                 await asyncio.wait({task}, timeout=duration)
             finally:
                 # Rates count what was delivered within the window (a saturated reader drains long after).
-                running = [a.client for a in service.agents.values() if a.client is not None]
-                window[:] = [sum(c.stats.polls for c in running), sum(c.stats.observations for c in running)]
+                meter.end()
+                polls1, observations1 = totals()
+                counted[:] = [polls1 - polls0, observations1 - observations0]
                 # Every reader first, at once: the service halts its agents one by one, and on a saturated
                 # loop each of those waits costs a whole loop iteration while the others keep reading.
                 for agent in service.agents.values():
@@ -246,11 +332,12 @@ def _mes(base: str, machines: int, interval: float, duration: float, mode: str, 
                     await asyncio.wait_for(task, _STOP_TIMEOUT_S)
                 except TimeoutError:
                     stop_timed_out = True
+                counted.append(polls1)
+                counted.append(observations1)
 
-        with _Meter() as meter:
-            uvloop.run(main())
+        uvloop.run(main())
         clients = [a.client for a in service.agents.values() if a.client is not None]
-        polls, observations = window
+        polls, observations, polls_by_end, observations_by_end = counted
         lost = sum(c.stats.lost_sequences for c in clients)
         # Every sequence a reader moved past must be stored (plus what its first /current gave).
         with transaction(engine) as conn:
@@ -269,12 +356,12 @@ def _mes(base: str, machines: int, interval: float, duration: float, mode: str, 
                 boot_next, boot_count = service.boot[key]
                 expected = boot_count + client.stats.next_sequence - boot_next
                 lost += max(0, expected - stored.get(key, 0))
-        figures = _figures(machines, interval, mode, duration, polls, observations, service.lags, lost, meter)
+        figures = _figures(machines, interval, mode, polls, observations, service.lags, lost, meter, startup)
         figures["errors"] = sum(sum(c.stats.errors.values()) for c in clients)
         figures["stop_timed_out"] = stop_timed_out
         figures["drained_after_window"] = {
-            "polls": sum(c.stats.polls for c in clients) - polls,
-            "observations": sum(c.stats.observations for c in clients) - observations,
+            "polls": sum(c.stats.polls for c in clients) - polls_by_end,
+            "observations": sum(c.stats.observations for c in clients) - observations_by_end,
         }
         return figures
     finally:
@@ -306,6 +393,7 @@ class bare_poller:
     def __init__(self, base: str, machines: int, interval: float, mode: str, db_path: Path) -> None:
         self.base, self.machines, self.interval, self.mode = base, machines, interval, mode
         self.polls = self.observations = self.lost = self.errors = 0
+        self.startup_s = 0.0
         self.lags: array[float] = array("d")
         self.rows: list[tuple[str, int, int, str, str | None]] = []
         self.span: dict[str, list[int]] = {}
@@ -404,19 +492,32 @@ class bare_poller:
                 self.db.executemany("INSERT INTO obs VALUES (?, ?, ?, ?, ?)", rows)
         return len(rows)
 
-    async def run(self, duration: float) -> None:
+    async def run(self, duration: float, window: _Window) -> None:
+        """Read every machine; measure (``window``) ``duration`` seconds from when all had their /current."""
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=10)
         ) as session:
             read = self._poll if self.mode == "poll" else self._stream
+            began = time.monotonic()
             tasks = [asyncio.create_task(read(session, f"DEV-{i}")) for i in range(self.machines)]
-            deadline = time.monotonic() + duration
             try:
+                while len(self.span) < self.machines:
+                    if time.monotonic() - began > _START_TIMEOUT_S:
+                        raise RuntimeError(f"the bare poller read {len(self.span)} of {self.machines}")
+                    await asyncio.sleep(0.05)
+                self.startup_s = time.monotonic() - began
+                gc.collect()  # as the MES's service does once every machine was read (fair to both)
+                gc.freeze()
+                del self.lags[:]
+                self.polls = self.observations = 0
+                window.start()
+                deadline = time.monotonic() + duration
                 while time.monotonic() < deadline:
                     await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
                     await asyncio.to_thread(self.flush)
             finally:
+                window.end()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -431,15 +532,23 @@ class bare_poller:
 
 
 def _bare(
-    base: str, machines: int, interval: float, duration: float, mode: str, db_path: Path
+    base: str, agents_pid: int, machines: int, interval: float, duration: float, mode: str, db_path: Path
 ) -> dict[str, Any]:
     poller = bare_poller(base, machines, interval, mode, db_path)
     try:
-        with _Meter() as meter:
-            uvloop.run(poller.run(duration))
+        window = _Window(agents_pid)
+        uvloop.run(poller.run(duration, window))
         lost = poller.lost + poller.missing()
         figures = _figures(
-            machines, interval, mode, duration, poller.polls, poller.observations, poller.lags, lost, meter
+            machines,
+            interval,
+            mode,
+            poller.polls,
+            poller.observations,
+            poller.lags,
+            lost,
+            window,
+            poller.startup_s,
         )
         figures["errors"] = poller.errors
         return figures
@@ -471,38 +580,39 @@ def _raise_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def run_bench(machines: int, interval: float, duration: float, mode: str, db: str | None) -> dict[str, Any]:
-    """Run both measurements against one set of simulated agents; return the report."""
+def run_bench(
+    machines: int, interval: float, duration: float, mode: str, db: str | None, writer: str = "thread"
+) -> dict[str, Any]:
+    """Run both measurements against one set of simulated agents; return the report. With ``writer``
+    ``process`` the MES's writer runs in a child process on the agents' CPU."""
     _raise_file_limit()
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpu = (cpus[0], cpus[-1]) if len(cpus) >= 2 else (None, None)
     rate = ITEMS_PER_DEVICE / interval  # about 14 observations (3 KB) per machine per interval
     with (
         tempfile.TemporaryDirectory(prefix="mestwin-bench-") as tmp,
-        _agents(machines, rate, 2 * duration + _AGENTS_MARGIN_S, server_cpu) as base,
+        _agents(machines, rate, 2 * duration + _AGENTS_MARGIN_S, server_cpu) as (base, pid),
         _pinned(client_cpu),
     ):
         url = db or f"sqlite:///{Path(tmp) / 'mes.sqlite'}"
-        mes = _mes(base, machines, interval, duration, mode, url)
-        baseline = _bare(base, machines, interval, duration, mode, Path(tmp) / "bare.sqlite")
+        mes = _mes(base, pid, machines, interval, duration, mode, url, writer == "process", server_cpu)
+        baseline = _bare(base, pid, machines, interval, duration, mode, Path(tmp) / "bare.sqlite")
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return None if a is None or not b else round(a / b, 3)
 
-    cpu_per_poll = ratio(
-        mes["cpu_pct"] / max(mes["polls_per_s"], 1e-9),
-        baseline["cpu_pct"] / max(baseline["polls_per_s"], 1e-9),
-    )
     return {
         **mes,
         "loop": "uvloop",
         "pinned": {"agents_cpu": server_cpu, "ingestion_cpu": client_cpu},
         "database": "sqlite (temp dir)" if db is None else "given --db",
+        "writer": writer,
         "baseline": baseline,
         "ratio": {
             "polls_per_s": ratio(mes["polls_per_s"], baseline["polls_per_s"]),
             "cpu_pct": ratio(mes["cpu_pct"], baseline["cpu_pct"]),
-            "cpu_per_poll": cpu_per_poll,
+            "cpu_per_poll": ratio(mes["cpu_us_per_poll"], baseline["cpu_us_per_poll"]),
+            "cpu_per_observation": ratio(mes["cpu_us_per_observation"], baseline["cpu_us_per_observation"]),
         },
     }
 
@@ -516,6 +626,9 @@ def poll_command(
     db: Annotated[
         str | None, typer.Option(help="Database URL for the MES (default: SQLite in a temp dir).")
     ] = None,
+    writer: Annotated[
+        str, typer.Option(help="thread, or process: the MES's writer in a child process on the agents' CPU.")
+    ] = "thread",
 ) -> None:
     """Ingestion throughput: the MES against a bare aiohttp + lxml + SQLite poller, same agents, same run."""
     if machines < 1:
@@ -526,6 +639,8 @@ def poll_command(
         _fail(f"--duration must be > 0, not {duration}")
     if mode not in ("poll", "stream"):
         _fail(f"--mode must be poll or stream, not {mode!r}")
+    if writer not in ("thread", "process"):
+        _fail(f"--writer must be thread or process, not {writer!r}")
     if machines > 20_000 or duration > 3600:
         _fail("--machines is at most 20000 and --duration at most 3600")
     # A saturated run can take long to drain (the service flushes its backlog on stop): past the agents'
@@ -541,7 +656,7 @@ def poll_command(
     watchdog.daemon = True
     watchdog.start()
     try:
-        report = run_bench(machines, interval, duration, mode, db)
+        report = run_bench(machines, interval, duration, mode, db, writer)
     except StoreError as exc:
         _fail(f"--db: {exc}")
     except (RuntimeError, OSError) as exc:

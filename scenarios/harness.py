@@ -464,6 +464,9 @@ async def _network_drop(
             await runs.sync()
     finally:
         await site.network_up(fault.agent)
+    # The twin waits for the MES to be back, so that what is lost is what the drop lost, not what the MES's
+    # reconnection backoff (wall time) would add.
+    await _settle(site, mes)
 
 
 async def _register(api: _Api, scenario: Scenario, plant: Plant, site: Site, zone: ZoneInfo) -> list[str]:

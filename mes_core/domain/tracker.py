@@ -191,6 +191,8 @@ _MAX_INSTANCES: Final = 8
 the agent is still recognised as already applied)."""
 _PER_MINUTE: Final[dict[str, float]] = {"MILLIMETER/SECOND": 60.0, "INCH/SECOND": 60.0}
 _by_sequence = attrgetter("sequence")
+_UNSET: Final = object()
+"""A signal never reported (``None`` is a signal reported unavailable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,11 @@ class _Active:
     since: float
     category: AlarmCategory
     severity: Severity
+
+
+_Route = tuple[Signal, tuple[PartKind, PartCounter] | None, bool, bool]
+"""An item's signal, its part counter (if it is a primary counter), whether the signal is a status signal
+and whether the state reads it."""
 
 
 def _number(value: str | None) -> float | None:
@@ -252,8 +259,11 @@ class MachineTracker:
     timeline ``no_data``.
     """
 
-    def __init__(self, items: Iterable[ItemDescription]) -> None:
+    def __init__(self, items: Iterable[ItemDescription], *, report_values: bool = True) -> None:
         """A tracker for the device whose data items are ``items`` (in document order).
+
+        With ``report_values=False`` no ``ValueChanged`` is reported (``snapshot`` still has every value): a
+        consumer that does not read them saves an event for nearly every sample of a moving machine.
 
         Raises:
             ValueError: two items share an id, or an item has an empty id (see ``signals.bind``).
@@ -276,6 +286,15 @@ class MachineTracker:
             primary = self._map.primary(signal)
             if primary is not None:
                 self._counters[primary] = (kind, PartCounter())
+        self._routes: dict[str, _Route] = {}
+        """What an observation of each item the tracker reads feeds (secondary and unknown items: nothing)."""
+        for item_id, signal in self._map.items():
+            if signal is Signal.CONDITION:
+                self._routes[item_id] = (signal, None, False, False)
+            elif self._map.is_primary(item_id):
+                counter = self._counters.get(item_id)
+                self._routes[item_id] = (signal, counter, signal in STATUS_SIGNALS, signal in _STATE_SIGNALS)
+        self._report_values = report_values
         self._parts: dict[PartKind, int] = {"total": 0, "good": 0, "bad": 0}
         self._values: dict[Signal, str | None] = {}
         self._alarms: dict[str, dict[str | None, _Active]] = {}
@@ -329,41 +348,66 @@ class MachineTracker:
             The events they cause, in order.
         """
         events: list[Event] = []
+        watermarks = self._watermarks
+        mark = watermarks.get(instance_id)
+        applied = False
         for obs in sorted(observations, key=_by_sequence):
-            self._apply(obs, instance_id, events)
+            sequence = obs.sequence
+            if mark is not None and sequence <= mark:
+                continue
+            mark, applied = sequence, True
+            self._take(obs, instance_id, events)
+        if applied:
+            # The watermark moves once per document; nothing read while applying it looks at it.
+            assert mark is not None
+            self._mark(instance_id, mark)
         return events
 
     def _apply(self, obs: ObservationLike, instance_id: int, events: list[Event]) -> None:
-        watermarks = self._watermarks
-        mark = watermarks.get(instance_id)
+        mark = self._watermarks.get(instance_id)
         if mark is not None and obs.sequence <= mark:
             return
-        watermarks[instance_id] = obs.sequence
+        self._mark(instance_id, obs.sequence)
+        self._take(obs, instance_id, events)
+
+    def _mark(self, instance_id: int, sequence: int) -> None:
+        """``sequence`` is the last applied for ``instance_id``."""
+        watermarks = self._watermarks
+        watermarks[instance_id] = sequence
         watermarks.move_to_end(instance_id)
         while len(watermarks) > _MAX_INSTANCES:
             watermarks.popitem(last=False)
         self._instance = instance_id
+
+    def _take(self, obs: ObservationLike, instance_id: int, events: list[Event]) -> None:
+        """Apply one observation not applied before.
+
+        The state is derived again only when what it reads changed (a state signal's value, an alarm) or
+        before the first state: otherwise the state cannot change, and most observations (positions, loads,
+        speeds) change nothing but their value.
+        """
         at = obs.timestamp
         if self._last_at is None or at > self._last_at:
             self._last_at = at
-        item_id = obs.data_item_id
-        signal = self._map.signal_of(item_id)
-        if signal is None:
+        route = self._routes.get(obs.data_item_id)
+        if route is None:
             return
+        signal, counter, status, state = route
         if signal is Signal.CONDITION:
+            before = len(events)
             self._condition(obs, events)
-            self._derive(at, events)
+            if len(events) > before or self._state is None:
+                self._derive(at, events)
             return
-        if not self._map.is_primary(item_id):
-            return
-        counter = self._counters.get(item_id)
         if counter is not None:
             self._count(obs, instance_id, *counter, events)
-        previous = self._values.get(signal)
-        self._values[signal] = obs.value
-        if signal in STATUS_SIGNALS and obs.value != previous:
-            events.append(ValueChanged(at, signal, obs.value))
-        if signal in _STATE_SIGNALS:
+        value = obs.value
+        values = self._values
+        previous = values.get(signal, _UNSET)
+        values[signal] = value
+        if status and self._report_values and value != (None if previous is _UNSET else previous):
+            events.append(ValueChanged(at, signal, value))
+        if state and (value != previous or self._state is None):
             self._derive(at, events)
 
     def _count(

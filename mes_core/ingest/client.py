@@ -18,6 +18,10 @@ Wiring::
 The sink is called synchronously, in order, from the client's task. Only data timestamps go into
 ``DataLost``; ``Offline``/``Online`` and the lag use the injected ``clock`` ("now"). Every request has a
 timeout and every body a size limit; ``stop()`` ends ``run``.
+
+Requests (probe, current, polled samples) to a plain ``http://`` agent go over the client's own keep-alive
+connection (``http1.HttpConnection``, a fraction of aiohttp's CPU per request); streams, ``https://`` and
+URLs with user info go through the aiohttp session (``transport="aiohttp"`` sends everything there).
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Final, Literal
 
 import aiohttp
 
+from mes_core.ingest.http1 import HttpConnection, HttpError
 from mes_core.ingest.mtconnect_xml import (
     AgentErrorDocument,
     DeviceInfo,
@@ -204,6 +210,7 @@ class _Failure(Exception):
 
 
 _PROBE, _CURRENT, _SAMPLE = "probe", "current", "sample"
+_timestamp_of = attrgetter("timestamp")
 _MiB: Final = 1024 * 1024
 
 
@@ -236,6 +243,8 @@ class AgentClient:
         max_body_bytes: int = 64 * _MiB,
         clock: Callable[[], float] = time.time,
         resume: tuple[int, int] | None = None,
+        transport: Literal["auto", "aiohttp"] = "auto",
+        room: asyncio.Event | None = None,
     ) -> None:
         """A reader of the agent at ``base_url`` (``http://host:port``, optionally with a path prefix).
 
@@ -243,10 +252,14 @@ class AgentClient:
         ``interval_s`` is the poll period (stream mode: the agent's ``interval``); ``count`` the most
         observations per document (capped at the agent's buffer size); ``heartbeat_s`` the stream's
         heartbeat (a stream silent for twice that is dropped and reopened); ``timeout_s`` bounds every
-        request (a stream's connect and each read).
+        request (a stream's connect and each read). ``transport``: ``auto`` sends the requests to a plain
+        ``http://`` agent over the client's own connection (see the module's docstring), ``aiohttp`` sends
+        every request through the session. ``room`` is the consumer's backpressure: while it is clear the
+        client sends no request and hands over no streamed part; it waits, and reads on from where it was
+        (an agent whose buffer moved past it meanwhile is a ``DataLost``, as ever).
 
         Raises:
-            ValueError: a URL that is not http(s), no devices, an unknown mode, or a bad number.
+            ValueError: a URL that is not http(s), no devices, an unknown mode or transport, or a bad number.
         """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"agent URL {base_url!r} must start with http:// or https://")
@@ -254,6 +267,8 @@ class AgentClient:
             raise ValueError(f"agent {base_url}: no devices to read")
         if mode not in ("poll", "stream"):
             raise ValueError(f"mode {mode!r} must be 'poll' or 'stream'")
+        if transport not in ("auto", "aiohttp"):
+            raise ValueError(f"transport {transport!r} must be 'auto' or 'aiohttp'")
         for label, value in (
             ("interval_s", interval_s),
             ("heartbeat_s", heartbeat_s),
@@ -273,6 +288,7 @@ class AgentClient:
         self.devices: Mapping[str, str] = MappingProxyType(dict(devices))
         self.mode = mode
         self.interval_s = interval_s
+        self._wake: asyncio.Event | None = None
         self.count = count
         self.heartbeat_s = heartbeat_s
         self.offline_after_s = offline_after_s
@@ -281,7 +297,12 @@ class AgentClient:
         self.max_body_bytes = max_body_bytes
         self.stats = ClientStats()
         self._clock = clock
+        self._timeout_s = timeout_s
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._room = room
+        self._http: HttpConnection | None = None
+        if transport == "auto" and HttpConnection.supports(self.base_url):
+            self._http = HttpConnection(self.base_url, max_body_bytes=max_body_bytes)
         self._stream_timeout = aiohttp.ClientTimeout(
             total=None, connect=timeout_s, sock_read=2 * heartbeat_s + interval_s + timeout_s
         )
@@ -335,13 +356,20 @@ class AgentClient:
         finally:
             for task in (main, stopping):
                 task.cancel()
-            for task in (main, stopping):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            try:
+                for task in (main, stopping):
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task  # re-raises what the sink raised
+            finally:
+                if self._http is not None:
+                    await self._http.aclose()
 
     async def _loop(self, session: aiohttp.ClientSession, sink: Callable[[AgentEvent], None]) -> None:
+        room = self._room
         while True:
             try:
+                if room is not None and not room.is_set():
+                    await room.wait()
                 if self._phase == _PROBE:
                     await self._probe(session, sink)
                 elif self._phase == _CURRENT:
@@ -410,6 +438,14 @@ class AgentClient:
         self, session: aiohttp.ClientSession, path: str, query: Mapping[str, str]
     ) -> tuple[int, bytes]:
         self.stats.requests += 1
+        if self._http is not None:
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return await self._http.get(path, query)
+            except TimeoutError as exc:
+                raise _Failure("timeout", f"no answer in time ({type(exc).__name__})") from exc
+            except HttpError as exc:
+                raise _Failure(exc.kind, exc.detail) from exc
         with self._translated():
             async with session.get(self.base_url + path, params=query, timeout=self._timeout) as response:
                 return response.status, await self._body(response)
@@ -546,7 +582,21 @@ class AgentClient:
         self._answered(sink)
         more = self._take(document, sink)
         if not more and self._phase == _SAMPLE:
-            await asyncio.sleep(max(0.0, started + self.interval_s - time.monotonic()))
+            await self._pause(max(0.0, started + self.interval_s - time.monotonic()))
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait until the next poll is due, or until ``wake()``."""
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    def wake(self) -> None:
+        """Poll now rather than at the next interval (a driver that knows the agent has news, e.g. a harness
+        stepping a twin in virtual time). Call it from the client's event loop."""
+        if self._wake is not None:
+            self._wake.set()
 
     async def _stream(self, session: aiohttp.ClientSession, sink: Callable[[AgentEvent], None]) -> None:
         query = self._sample_query()
@@ -573,7 +623,10 @@ class AgentClient:
                     chunk = await response.content.readany()
                 if not chunk:
                     break
-                for part in reader.feed(chunk):
+                parts = reader.feed(chunk)
+                for part in parts:
+                    if self._room is not None and not self._room.is_set():
+                        await self._room.wait()
                     document = self._streams_document(response.status, part)
                     self._answered(sink)
                     self._take(document, sink)
@@ -581,6 +634,10 @@ class AgentClient:
                         return
                 if reader.dropped:
                     raise _Failure("too_large", f"a stream part over {self.max_body_bytes} bytes")
+                if parts:
+                    # A chunk at a time: with thousands of streams, a reader that had more buffered would
+                    # otherwise hold the loop (and the writer's flushes) for the whole of it.
+                    await asyncio.sleep(0)
         finally:
             response.close()  # a stream's connection is never reused
         raise _Failure("disconnected", "the agent ended the stream")
@@ -620,9 +677,14 @@ class AgentClient:
             self._lost(f"firstSequence {header.first_sequence} is past from={self._next}")
             return False
         self.stats.polls += 1
-        fresh = [o for o in document.observations if o.sequence >= self._next]
-        self.stats.duplicates += len(document.observations) - len(fresh)
-        if not document.observations:
+        observations = document.observations
+        # Sorted by sequence: when the first is new, all are (the usual case, checked in O(1)).
+        if observations and observations[0].sequence >= self._next:
+            fresh: tuple[StreamObservation, ...] | list[StreamObservation] = observations
+        else:
+            fresh = [o for o in observations if o.sequence >= self._next]
+        self.stats.duplicates += len(observations) - len(fresh)
+        if not observations:
             self.stats.heartbeats += 1
         following = max(self._next, header.next_sequence)
         # Advanced before delivering, so a consumer saving a cursor while handling it covers this document.
@@ -683,20 +745,32 @@ class AgentClient:
         """The observations of the devices read, per machine, in order; others are counted as ignored."""
         grouped: dict[str, list[StreamObservation]] = {}
         by_uuid, by_name = self._by_uuid, self._by_name
+        # The parser gives every observation of one DeviceStream the same name and uuid strings, so the
+        # machine of the previous observation is reused while they are the very same objects.
+        last_uuid: str | None = None
+        last_name: str | None = None
+        batch: list[StreamObservation] | None = None
         for obs in observations:
-            machine = by_uuid.get(obs.device_uuid) if obs.device_uuid else None
-            if machine is None:
-                machine = by_name.get(obs.device_name)
-            if machine is None:
+            uuid, name = obs.device_uuid, obs.device_name
+            if uuid is not last_uuid or name is not last_name:
+                last_uuid, last_name = uuid, name
+                machine = by_uuid.get(uuid) if uuid else None
+                if machine is None:
+                    machine = by_name.get(name)
+                batch = None if machine is None else grouped.setdefault(machine, [])
+            if batch is None:
                 self.stats.ignored += 1
-                continue
-            grouped.setdefault(machine, []).append(obs)
+            else:
+                batch.append(obs)
         return grouped
 
     def _deliver(
-        self, instance_id: int, observations: list[StreamObservation], sink: Callable[[AgentEvent], None]
+        self,
+        instance_id: int,
+        observations: tuple[StreamObservation, ...] | list[StreamObservation],
+        sink: Callable[[AgentEvent], None],
     ) -> None:
-        newest = max(o.timestamp for o in observations)
+        newest = max(map(_timestamp_of, observations))
         if self._newest is None or newest > self._newest:
             self._newest = newest
         grouped = self._group(observations)

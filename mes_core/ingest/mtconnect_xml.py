@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -104,9 +105,13 @@ class ProbeDocument:
     devices: tuple[DeviceInfo, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StreamObservation:
-    """One observation of a streams document."""
+class StreamObservation(NamedTuple):
+    """One observation of a streams document.
+
+    A named tuple rather than a frozen dataclass: it is as immutable, reads by attribute as fast, and is made
+    about twenty times faster (a frozen dataclass sets each of its 18 fields through ``object.__setattr__``),
+    which matters at thousands of documents per second. Build a changed copy with ``_replace``.
+    """
 
     device_name: str
     device_uuid: str
@@ -454,8 +459,16 @@ def _device(element: etree._Element, local: str) -> DeviceInfo | Unparsable:
 
 _CATEGORIES = {"Samples": "SAMPLE", "Events": "EVENT", "Condition": "CONDITION"}
 _LEVELS = {"Normal": "NORMAL", "Warning": "WARNING", "Fault": "FAULT", "Unavailable": "UNAVAILABLE"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _by_sequence = attrgetter("sequence")
+_new = tuple.__new__
+"""Makes a ``StreamObservation`` from a tuple of its fields in C (its ``__new__`` is a Python function)."""
+
+
+_STAMPS: dict[str, float] = {}
+"""Timestamp text -> epoch seconds, shared by the documents parsed one after another: the observations of
+one adapter line, of one agent's devices and of a ``/current`` share their timestamps. A cache of a pure
+function (so a thread parsing meanwhile reads nothing wrong), cleared when it passes ``_STAMPS_LIMIT``."""
+_STAMPS_LIMIT = 16_384
 
 
 def _epoch(raw: str) -> float | None:
@@ -466,7 +479,7 @@ def _epoch(raw: str) -> float | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH).total_seconds()
+    return moment.timestamp()  # for an aware datetime: (moment - epoch).total_seconds(), in C
 
 
 def _quoted(text: str) -> str:
@@ -508,7 +521,9 @@ def _observations(streams: etree._Element) -> list[StreamObservation] | Unparsab
     the observations after them; an element with a ``dataItemId`` under a category is an observation.
     """
     found: list[StreamObservation] = []
-    stamps: dict[str, float] = {}
+    stamps = _STAMPS
+    if len(stamps) > _STAMPS_LIMIT:
+        stamps.clear()
     device_name = device_uuid = component = ""
     component_name: str | None = None
     category: str | None = None
@@ -546,25 +561,28 @@ def _observations(streams: etree._Element) -> list[StreamObservation] | Unparsab
         text = element.text
         if category == "CONDITION":
             found.append(
-                StreamObservation(
-                    device_name,
-                    device_uuid,
-                    component,
-                    component_name,
-                    item_id,
-                    get("name"),
-                    sequence,
-                    stamp,
-                    category,
-                    local,
-                    text or None,
-                    get("subType"),
-                    get("resetTriggered"),
-                    _LEVELS.get(local) or local.upper(),
-                    get("type"),
-                    get("nativeCode"),
-                    get("nativeSeverity"),
-                    get("qualifier"),
+                _new(
+                    StreamObservation,
+                    (
+                        device_name,
+                        device_uuid,
+                        component,
+                        component_name,
+                        item_id,
+                        get("name"),
+                        sequence,
+                        stamp,
+                        category,
+                        local,
+                        text or None,
+                        get("subType"),
+                        get("resetTriggered"),
+                        _LEVELS.get(local) or local.upper(),
+                        get("type"),
+                        get("nativeCode"),
+                        get("nativeSeverity"),
+                        get("qualifier"),
+                    ),
                 )
             )
             continue
@@ -574,26 +592,36 @@ def _observations(streams: etree._Element) -> list[StreamObservation] | Unparsab
             value = _entries(element)
         else:
             value = text or ""
+        name, sub_type = get("name"), get("subType")
+        # Most samples and events carry only these attributes: the rarer ones are looked up only when the
+        # element has more (each lookup costs as much when the attribute is absent).
+        if len(element.attrib) > 3 + (name is not None) + (sub_type is not None):
+            reset, code, severity = get("resetTriggered"), get("nativeCode"), get("nativeSeverity")
+        else:
+            reset = code = severity = None
         found.append(
-            StreamObservation(
-                device_name,
-                device_uuid,
-                component,
-                component_name,
-                item_id,
-                get("name"),
-                sequence,
-                stamp,
-                category,
-                local,
-                value,
-                get("subType"),
-                get("resetTriggered"),
-                None,
-                None,
-                get("nativeCode"),
-                get("nativeSeverity"),
-                None,
+            _new(
+                StreamObservation,
+                (
+                    device_name,
+                    device_uuid,
+                    component,
+                    component_name,
+                    item_id,
+                    name,
+                    sequence,
+                    stamp,
+                    category,
+                    local,
+                    value,
+                    sub_type,
+                    reset,
+                    None,
+                    None,
+                    code,
+                    severity,
+                    None,
+                ),
             )
         )
     return found

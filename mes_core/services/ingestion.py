@@ -15,12 +15,22 @@ A machine's live status (``machine_status``) is written at the next flush when i
 connection changed; when only its values and counts moved, at most every ``status_interval_s`` (a
 snapshot costs more than a whole poll of a busy machine, so the thousands of moving machines are spread
 over the flushes).
+
+Once every machine was read for the first time, the objects made so far (clients, trackers, the probes'
+models; they live as long as the service) are collected once and frozen out of the garbage collector's way
+(``gc.freeze``, with ``freeze_gc``): at thousands of machines a full collection that scans them all stalls
+the loop for tens of milliseconds, several times a minute.
+
+Memory is bounded: when ``max_pending_rows`` rows wait for the database (it is slower than the agents, or
+away), a flush starts at once and the readers pause (``AgentClient(room=...)``) until fewer than half are
+left. Agents keep what is not read yet in their buffers; one overrun meanwhile is recorded as a data gap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -71,6 +81,7 @@ def _us(epoch: float) -> int:
     return round(epoch * 1_000_000)
 
 
+_READ_BUFFER = 16 * 1024
 _JSON = json.JSONEncoder(default=str)
 """One encoder for every status (``json.dumps`` with ``default`` builds a new one per call)."""
 
@@ -128,21 +139,43 @@ class IngestionService:
         flush_interval_s: float = 0.5,
         offline_after_s: float = 10.0,
         status_interval_s: float = 2.0,
+        max_pending_rows: int = 200_000,
+        writer_process: bool = False,
+        freeze_gc: bool = True,
         metrics: IngestionMetrics | None = None,
     ) -> None:
+        """The service over ``engine``'s database; ``writer_process`` runs the writer's transactions in a
+        child process (``BatchWriter(process=True)``: SQLite's index upkeep leaves this process's core).
+
+        Raises:
+            ValueError: ``max_pending_rows`` below 1, or a writer process for an in-memory database.
+        """
+        if max_pending_rows < 1:
+            raise ValueError(f"max_pending_rows ({max_pending_rows!r}) must be >= 1")
         self.engine = engine
         self.mode = mode
         self.flush_interval_s = flush_interval_s
         self.offline_after_s = offline_after_s
         self.status_interval_s = status_interval_s
+        self.max_pending_rows = max_pending_rows
+        self.freeze_gc = freeze_gc
+        self._booted: set[tuple[int, str]] | None = set()
+        """Machines read for the first time (None once all were, and the start-up's objects are frozen)."""
+        self._machines_at_start = 0
         self.metrics = metrics
-        self.writer = BatchWriter(engine)
+        self.writer = BatchWriter(engine, process=writer_process)
         self.agents: dict[tuple[int, str], _Agent] = {}
         self._stopping = asyncio.Event()
         self._dirty: dict[tuple[int, str], None] = {}
         """Machines whose status moved since it was last written, the longest waiting first."""
         self._urgent: set[tuple[int, str]] = set()
         """Machines whose state, alarms or connection changed: their status goes at the next flush."""
+        self._room = asyncio.Event()
+        """Set while the readers may read (fewer than ``max_pending_rows`` rows wait for the database)."""
+        self._room.set()
+        self._flush_due = asyncio.Event()
+        self._unflushed = 0
+        """Observation rows buffered since the last flush (as far as this service knows)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -160,14 +193,23 @@ class IngestionService:
             agent = self.agents.setdefault((machine.tenant_id, url), _Agent(machine.tenant_id, url))
             agent.machines[machine.machine_id] = _Machine(machine)
 
-    def _client(self, agent: _Agent) -> AgentClient:
+    def _resume_points(self, agents: Iterable[_Agent]) -> dict[tuple[int, str], tuple[int, int] | None]:
+        """Where each agent's reading stopped before (its stored cursor), read in one transaction.
+
+        A restarted MES resumes there, so nothing the agent still holds is lost.
+        """
+        points: dict[tuple[int, str], tuple[int, int] | None] = {}
+        with transaction(self.engine) as conn:
+            for agent in agents:
+                cursor = repository.get_cursor(conn, agent.tenant_id, agent.url)
+                resume = None if cursor is None else (cursor.instance_id, cursor.next_sequence)
+                points[(agent.tenant_id, agent.url)] = resume
+        return points
+
+    def _client(self, agent: _Agent, resume: tuple[int, int] | None) -> AgentClient:
         devices = {m.record.device or m.record.machine_id: key for key, m in agent.machines.items()}
         interval = min(m.record.poll_interval_ms for m in agent.machines.values()) / 1000.0
         mode: Literal["poll", "stream"] = "stream" if self.mode == "stream" else "poll"
-        with transaction(self.engine) as conn:
-            cursor = repository.get_cursor(conn, agent.tenant_id, agent.url)
-        # A restarted MES resumes where it stopped reading, so nothing the agent still holds is lost.
-        resume = None if cursor is None else (cursor.instance_id, cursor.next_sequence)
         return AgentClient(
             agent.url,
             devices,
@@ -175,6 +217,7 @@ class IngestionService:
             interval_s=interval,
             offline_after_s=self.offline_after_s,
             resume=resume,
+            room=self._room,
         )
 
     # -- running ------------------------------------------------------------------------------------
@@ -188,11 +231,15 @@ class IngestionService:
         self._loop = asyncio.get_running_loop()
         if not self.agents:
             self.load()
+        await asyncio.to_thread(self.writer.start)
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        # A small read buffer per response: thousands of streams each buffer at most twice this.
+        async with aiohttp.ClientSession(connector=connector, read_bufsize=_READ_BUFFER) as session:
             self._session = session
-            for agent in self.agents.values():
-                self._start(agent)
+            resume = self._resume_points(self.agents.values())
+            self._machines_at_start = sum(len(agent.machines) for agent in self.agents.values())
+            for key, agent in self.agents.items():
+                self._start(agent, resume[key])
             background = [asyncio.create_task(self._flush_loop())]
             if reload_interval_s is not None:
                 background.append(asyncio.create_task(self._reload_loop(reload_interval_s)))
@@ -207,11 +254,14 @@ class IngestionService:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-                await self.flush()
+                try:
+                    await self.flush()
+                finally:
+                    await asyncio.to_thread(self.writer.close)
 
-    def _start(self, agent: _Agent) -> None:
+    def _start(self, agent: _Agent, resume: tuple[int, int] | None) -> None:
         assert self._session is not None
-        agent.client = self._client(agent)
+        agent.client = self._client(agent, resume)
         agent.task = asyncio.create_task(agent.client.run(self._session, self._sink(agent)))
 
     async def _halt(self, agent: _Agent) -> None:
@@ -252,7 +302,7 @@ class IngestionService:
                     for k, record in records.items():
                         agent.machines[k].record = record
                     self.agents[key] = agent
-                    self._start(agent)
+                    self._start(agent, self._resume_points([agent])[key])
                 except (
                     Exception
                 ):  # one agent that cannot be (re)started must not end the reloads of the others
@@ -279,13 +329,20 @@ class IngestionService:
                 "could not write to the database; keeping %d rows for later: %s", self.writer.pending, exc
             )
             written = 0
+        pending = self._unflushed = self.writer.pending
+        if pending < self.max_pending_rows // 2:
+            self._room.set()
+        elif written and not self._room.is_set():
+            self._flush_due.set()  # still too many (and the database takes them): flush again at once
         if self.metrics is not None:
-            self.metrics.pending.set(self.writer.pending)
+            self.metrics.pending.set(pending)
         return written
 
     async def _flush_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.flush_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_due.wait(), self.flush_interval_s)
+            self._flush_due.clear()
             try:
                 await self.flush(every_status=False)
             except Exception:  # never let one bad flush end the writing; the rows stay buffered
@@ -322,6 +379,8 @@ class IngestionService:
             machine = agent.machines.get(event.machine)
             if machine is None or machine.tracker is None:
                 return
+            if self.freeze_gc and self._booted is not None:
+                self._started((agent.tenant_id, event.machine))
             # A resumed reader's bootstrap holds only observations stored before the MES restarted.
             fresh = (
                 ()
@@ -377,6 +436,15 @@ class IngestionService:
             if stats.lag_s is not None:
                 metrics.lag.labels(agent.url).set(stats.lag_s)
 
+    def _started(self, key: tuple[int, str]) -> None:
+        """``key`` was read for the first time; once every machine was, freeze what start-up made."""
+        assert self._booted is not None
+        self._booted.add(key)
+        if len(self._booted) >= self._machines_at_start:
+            self._booted = None
+            gc.collect()
+            gc.freeze()
+
     @staticmethod
     def _fresh(
         machine: _Machine, observations: tuple[StreamObservation, ...], instance_id: int
@@ -384,7 +452,8 @@ class IngestionService:
         """The observations not stored yet: a /current bootstrap repeats ones already read."""
         assert machine.tracker is not None
         watermark = machine.tracker.last_sequence(instance_id)
-        if watermark is None or all(o.sequence > watermark for o in observations):
+        # In sequence order (as the client delivers them): when the first is new, all are.
+        if watermark is None or not observations or observations[0].sequence > watermark:
             return observations
         return tuple(o for o in observations if o.sequence > watermark)
 
@@ -416,15 +485,24 @@ class IngestionService:
             else:
                 value = obs.value
                 if category == "SAMPLE" and value is not None:
-                    try:
+                    try:  # not contextlib.suppress: this runs for every sample
                         num = float(value)
                     except ValueError:
-                        pass
+                        num = None
             item_id = obs.data_item_id
             stamp = round(obs.timestamp * 1_000_000)  # as _us(), without the call
-            append((tenant, machine_id, stamp, instance_id, obs.sequence, item_id, signals(item_id), value, num))
-        self.writer.add_observations(rows)
+            append(
+                (tenant, machine_id, stamp, instance_id, obs.sequence, item_id, signals(item_id), value, num)
+            )
+        self.writer.extend_observations(rows)
         self._dirty[(tenant, machine_id)] = None
+        self._unflushed += len(rows)
+        if self._unflushed >= self.max_pending_rows // 4:
+            self._flush_due.set()  # a big batch: write it now rather than at the next interval
+            if self._unflushed >= self.max_pending_rows and self._room.is_set():
+                # The database is behind: no more reading until a flush has made room.
+                log.info("%d rows wait for the database; reading pauses", self._unflushed)
+                self._room.clear()
 
     def _events(self, agent: _Agent, machine: _Machine, events: list[Event]) -> None:
         writer = self.writer
@@ -499,8 +577,8 @@ class IngestionService:
             return
         by_key: dict[tuple[int, str], _Machine] = {}
         for agent in self.agents.values():
-            for key, known in agent.machines.items():
-                by_key[(agent.tenant_id, key)] = known
+            for machine_id, known in agent.machines.items():
+                by_key[(agent.tenant_id, machine_id)] = known
         encode = _JSON.encode
         for key in due:
             machine = by_key.get(key)

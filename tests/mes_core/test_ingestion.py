@@ -4,6 +4,8 @@ real database (SQLite and PostgreSQL), and the stored parts, alarms and timeline
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,7 +17,7 @@ from mes_core.services.machines import register_machine
 from mes_core.services.tenants import create_tenant
 from mes_core.store import repository
 from mes_core.store.engine import transaction
-from mes_core.store.schema import observations
+from mes_core.store.schema import machine_status, observations
 from twin.clock import local_to_epoch
 from twin.config import EventConfig, FailureMode, JobConfig, MachineConfig, PlantConfig
 from twin.plant import Plant
@@ -183,3 +185,159 @@ def test_machines_of_an_agent_that_never_answers_are_offline(store: Engine) -> N
         status = repository.get_status(conn, tenant.id, "M")
     assert status is not None
     assert (status.status, status.state) == ("OFFLINE", "no_data")
+
+
+# -- load: backpressure, status cadence, start-up ------------------------------------------------------
+
+
+async def _load_agents(machines: int, rate: float) -> tuple[str, asyncio.Task[None]]:
+    """The fast load agents (agent_sim.load_agents) on a free loopback port, served by a task."""
+    from agent_sim.load_agents import LoadAgents, serve
+    from tests.processes import free_port
+
+    port = free_port()
+    agents = LoadAgents(machines, rate, buffer_size=4096)
+    for device in agents.devices.values():
+        device.epoch -= 5.0  # every item already reported: a first /current has them all
+    task = asyncio.create_task(serve(agents, port, 60.0))
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        break
+    return f"http://127.0.0.1:{port}", task
+
+
+def _register_load_machines(store: Engine, base: str, machines: int) -> int:
+    tenant, _ = create_tenant(store, "load")
+    for i in range(machines):
+        fields = {"name": f"DEV-{i}", "machine_id": f"DEV-{i}", "agent_url": f"{base}/DEV-{i}"}
+        register_machine(store, tenant.id, {**fields, "device": f"DEV-{i}", "poll_interval_ms": 50})
+    return tenant.id
+
+
+def test_a_database_slower_than_the_agents_pauses_the_readers_and_nothing_is_lost(store: Engine) -> None:
+    """With the writer held back, the rows waiting pass ``max_pending_rows`` by at most one document per
+    reader: the readers pause. Released, the service catches up and stores every observation once."""
+    machines, bound = 4, 300
+
+    async def main() -> tuple[int, bool, int]:
+        base, agents = await _load_agents(machines, rate=400.0)
+        _register_load_machines(store, base, machines)
+        service = IngestionService(store, flush_interval_s=0.05, max_pending_rows=bound)
+        released = threading.Event()
+        flush = service.writer.flush
+
+        def held_flush() -> int:
+            released.wait(10.0)
+            return flush()
+
+        service.writer.flush = held_flush  # type: ignore[method-assign]
+        service.load()
+        task = asyncio.create_task(service.run())
+        most = 0
+        for _ in range(60):  # 1.5 s of reading while nothing can be written
+            await asyncio.sleep(0.025)
+            most = max(most, service.writer.pending)
+        paused = not service._room.is_set()
+        released.set()
+        await asyncio.sleep(0.5)
+        service.stop()
+        await asyncio.wait_for(task, 10)
+        agents.cancel()
+        delivered = sum(a.client.stats.observations for a in service.agents.values() if a.client)
+        return most, paused, delivered
+
+    most, paused, delivered = asyncio.run(asyncio.wait_for(main(), 30))
+    assert paused
+    assert bound <= most <= bound + machines * 1000  # a document holds at most count=1000 observations
+    with transaction(store) as conn:
+        stored = conn.execute(select(func.count()).select_from(observations)).scalar_one()
+        duplicates = conn.execute(
+            select(observations.c.machine_id, observations.c.seq)
+            .group_by(observations.c.machine_id, observations.c.seq)
+            .having(func.count() > 1)
+        ).all()
+    assert duplicates == []
+    assert delivered <= stored <= delivered + machines * 14  # plus each machine's first /current
+
+
+def test_a_status_whose_only_news_are_values_waits_for_its_turn(store: Engine) -> None:
+    """Periodic flushes write the statuses of machines whose state changed at once, and spread the others
+    over ``status_interval_s``; an explicit flush writes them all."""
+    machines = 8
+
+    async def main() -> list[int]:
+        base, agents = await _load_agents(machines, rate=50.0)
+        tenant = _register_load_machines(store, base, machines)
+        service = IngestionService(store, flush_interval_s=3600.0, status_interval_s=3600.0 * 4)
+        service.load()
+        task = asyncio.create_task(service.run())
+        counts = []
+        try:
+            await _every_machine_read(service)
+            await service.flush(every_status=False)  # the bootstraps: every state changed
+            counts.append(_statuses(store, tenant))
+            _clear_statuses(store)
+            await asyncio.sleep(0.3)  # values move, states do not
+            await service.flush(every_status=False)  # a quarter of the machines' turn: 2 of 8
+            counts.append(_statuses(store, tenant))
+            await service.flush()
+            counts.append(_statuses(store, tenant))
+        finally:
+            service.stop()
+            await asyncio.wait_for(task, 10)
+            agents.cancel()
+        return counts
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == [machines, 2, machines]
+
+
+async def _every_machine_read(service: IngestionService) -> None:
+    """Wait (bounded) until each machine had its first /current (the service then freezes its start-up)."""
+    for _ in range(500):
+        if service._booted is None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not every machine was read")
+
+
+def _statuses(store: Engine, tenant: int) -> int:
+    with transaction(store) as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(machine_status).where(machine_status.c.tenant_id == tenant)
+            ).scalar_one()
+        )
+
+
+def _clear_statuses(store: Engine) -> None:
+    with transaction(store) as conn:
+        conn.execute(machine_status.delete())
+
+
+def test_the_objects_of_the_start_up_are_frozen_once_every_machine_was_read(store: Engine) -> None:
+    """Once each machine had its first /current, what the start-up made is out of the collector's way."""
+    machines = 3
+
+    async def main() -> tuple[int, int]:
+        base, agents = await _load_agents(machines, rate=20.0)
+        _register_load_machines(store, base, machines)
+        service = IngestionService(store, flush_interval_s=0.1)
+        service.load()
+        before = gc.get_freeze_count()
+        task = asyncio.create_task(service.run())
+        try:
+            await _every_machine_read(service)
+            return before, gc.get_freeze_count()
+        finally:
+            service.stop()
+            await asyncio.wait_for(task, 10)
+            agents.cancel()
+            gc.unfreeze()
+
+    before, after = asyncio.run(asyncio.wait_for(main(), 30))
+    assert after > before

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from agent_sim.agent import Agent, Request, Response
 from agent_sim.buffer import ConditionState, DataSetState
@@ -610,3 +611,171 @@ def test_an_external_entity_is_never_fetched(tmp_path: Path) -> None:
     result = parse_document(raw)
     assert "DOCTYPE" in unparsable(result)
     assert "TOP-SECRET" not in repr(result)
+
+
+# -- the light observation and its fast walk ------------------------------------------------------------
+
+_REFERENCE_CATEGORIES = {"Samples": "SAMPLE", "Events": "EVENT", "Condition": "CONDITION"}
+_REFERENCE_LEVELS = {"Normal": "NORMAL", "Warning": "WARNING", "Fault": "FAULT", "Unavailable": "UNAVAILABLE"}
+
+
+def _reference_entries(element: etree._Element) -> str:
+    words = []
+    for entry in element:
+        key = entry.get("key") or ""
+        if entry.get("removed") == "true":
+            words.append(f"{key}=")
+        elif len(entry):
+            words.append(f"{key}={{{_reference_entries(entry)}}}")
+        else:
+            text = entry.text or ""
+            plain = text and not any(c.isspace() or c in "{}'\"=" for c in text)
+            words.append(f"{key}={text if plain else '{' + text + '}'}")
+    return " ".join(words)
+
+
+def reference_observations(body: bytes) -> list[tuple[object, ...]]:
+    """The observations of a streams document read the slow, obvious way: Device, Component, category and
+    observation elements by structure, every attribute through a dict, timestamps through datetime."""
+    found: list[tuple[object, ...]] = []
+    root = etree.fromstring(body)
+    for device in root.iter("{*}DeviceStream"):
+        for component in device.iter("{*}ComponentStream"):
+            for group in component:
+                category = _REFERENCE_CATEGORIES.get(etree.QName(group).localname)
+                if category is None:
+                    continue
+                for element in group:
+                    local = etree.QName(element).localname
+                    attrs = dict(element.attrib)
+                    moment = datetime.fromisoformat(attrs["timestamp"])
+                    if moment.tzinfo is None:
+                        moment = moment.replace(tzinfo=UTC)
+                    text = element.text
+                    if category == "CONDITION":
+                        value = text or None
+                        condition: tuple[object, ...] = (
+                            _REFERENCE_LEVELS.get(local, local.upper()),
+                            attrs.get("type"),
+                        )
+                        qualifier = attrs.get("qualifier")
+                    else:
+                        value = (
+                            None
+                            if text == "UNAVAILABLE"
+                            else _reference_entries(element)
+                            if len(element)
+                            else text or ""
+                        )
+                        condition, qualifier = (None, None), None
+                    found.append(
+                        (
+                            device.get("name") or "",
+                            device.get("uuid") or "",
+                            component.get("component") or "",
+                            component.get("name"),
+                            attrs["dataItemId"],
+                            attrs.get("name"),
+                            int(attrs["sequence"]),
+                            moment.timestamp(),
+                            category,
+                            local,
+                            value,
+                            attrs.get("subType"),
+                            attrs.get("resetTriggered"),
+                            *condition,
+                            attrs.get("nativeCode"),
+                            attrs.get("nativeSeverity"),
+                            qualifier,
+                        )
+                    )
+    return sorted(found, key=lambda row: row[6])  # type: ignore[arg-type, return-value]
+
+
+RARE_ATTRIBUTES = b"""<?xml version="1.0" encoding="UTF-8"?>
+<MTConnectStreams xmlns="urn:mtconnect.org:MTConnectStreams:2.7" xmlns:x="urn:example.com:x">
+<Header instanceId="3" nextSequence="9" firstSequence="1" lastSequence="8" bufferSize="16"/>
+<Streams><DeviceStream name="m" uuid="m-1"><ComponentStream component="Path" name="p" componentId="p">
+<Events>
+<PartCount dataItemId="pc" timestamp="2024-01-01T00:00:00Z" sequence="1" resetTriggered="SHIFT">0</PartCount>
+<PartCount dataItemId="pc" name="parts" subType="ALL" timestamp="2024-01-01T00:00:01Z"
+ sequence="2">1</PartCount>
+<Alarm dataItemId="al" timestamp="2024-01-01T00:00:02" sequence="3" nativeCode="17"
+ nativeSeverity="2">Hot</Alarm>
+<Program dataItemId="pr" timestamp="2024-01-01T00:00:03.5+02:00" sequence="4" x:origin="mdi">O1</Program>
+<Program dataItemId="pr" name="program" timestamp="2024-01-01T00:00:04Z" sequence="5">UNAVAILABLE</Program>
+</Events>
+<Samples>
+<Load dataItemId="ld" subType="ACTUAL" timestamp="2024-01-01T00:00:05Z" sequence="6" nativeCode="n">7.5</Load>
+<Load dataItemId="ld" timestamp="2024-01-01T00:00:06Z" sequence="7" resetTriggered="DAY"></Load>
+</Samples>
+<Condition>
+<Fault dataItemId="sys" type="SYSTEM" timestamp="2024-01-01T00:00:07Z" sequence="8" nativeCode="E1"
+ nativeSeverity="9" qualifier="HIGH" resetTriggered="MANUAL">Overload</Fault>
+</Condition>
+</ComponentStream></DeviceStream></Streams></MTConnectStreams>"""
+"""Rarely present attributes (resetTriggered, nativeCode, nativeSeverity, an extension attribute) with and
+without the common ones, which the walk looks up only when an element has more attributes than those."""
+
+
+def _load_agent_documents() -> list[bytes]:
+    from agent_sim.load_agents import LoadAgents
+
+    agents = LoadAgents(2, 28.0, 512, instance=5)
+    for device in agents.devices.values():
+        device.epoch -= 20.0  # 560 observations each, already produced
+    found = [agents.answer("/DEV-0/current")[1], agents.answer("/DEV-1/sample?count=1000")[1]]
+    found += [agents.answer(f"/DEV-0/sample?from={start}&count=14")[1] for start in range(60, 200, 14)]
+    return found
+
+
+def _generated_documents() -> list[bytes]:
+    found = []
+    for version in VERSIONS:
+        target = agent(version)
+        fill(target)
+        found += [body(target, "/sample", count="1000"), body(target, "/current")]
+        devices = (
+            shared_dir() / "mtconnect" / "devices" / "cppagent-demo_mazak-vrx-c600_1.7.xml"
+        ).read_bytes()
+        target = agent(version, devices)
+        for n, item in enumerate(target.model.items.values()):
+            if item.category == "CONDITION":
+                target.add(item, ConditionState("WARNING", f"W{n}", "1", None, f"warning {n}"), STAMP)
+            elif item.representation != "DATA_SET" and not getattr(item, "table", False):
+                target.add(item, str(n), STAMP)
+        found += [body(target, "/sample", count="1000"), body(target, "/current")]
+    return found
+
+
+def test_the_parser_reads_every_document_as_a_structural_reference_reads_it() -> None:
+    """The flat walk with its shortcuts (light tuples, shared timestamp cache, rare attributes looked up only
+    when present) gives exactly what reading the document by structure gives: every shared agent response,
+    this repo's agent at 1.3, 1.7 and 2.7 over a real device file, the load agents, and rare attributes."""
+    documents = [
+        path.read_bytes()
+        for path in sorted(responses().glob("*.xml"))
+        if b"MTConnectStreams" in path.read_bytes()[:400]
+    ]
+    documents += _generated_documents() + _load_agent_documents() + [RARE_ATTRIBUTES]
+    total = 0
+    for raw in documents:
+        doc = streams(raw)
+        assert [tuple(o) for o in doc.observations] == reference_observations(raw)
+        total += len(doc.observations)
+    assert total > 1000
+    rare = {o.sequence: o for o in streams(RARE_ATTRIBUTES).observations}
+    assert (rare[1].reset_triggered, rare[2].reset_triggered, rare[2].sub_type) == ("SHIFT", None, "ALL")
+    assert (rare[3].native_code, rare[3].native_severity, rare[6].native_code) == ("17", "2", "n")
+    assert (rare[4].value, rare[4].timestamp) == ("O1", epoch(2023, 12, 31, 22, 0, 3, 500000))
+    assert (rare[5].value, rare[7].value, rare[7].reset_triggered) == (None, "", "DAY")
+
+
+def test_an_observation_is_a_light_named_tuple() -> None:
+    """No per-observation dataclass: a tuple made in C, read by name, copied with ``_replace``."""
+    observation = streams(RARE_ATTRIBUTES).observations[0]
+    assert isinstance(observation, tuple)
+    assert not hasattr(observation, "__dict__")
+    assert observation.data_item_id == observation[4] == "pc"
+    assert observation._replace(value="2").value == "2"
+    assert StreamObservation._fields[6:8] == ("sequence", "timestamp")

@@ -4,6 +4,8 @@ nothing lost when the database fails mid-flush."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from typing import Any
 
 import psycopg
@@ -315,3 +317,120 @@ def test_the_last_state_at_one_instant_is_the_state(store: Engine) -> None:
     with store.connect() as conn:
         rows = conn.execute(select(state_intervals.c.state, state_intervals.c.detail))
         assert [tuple(r) for r in rows] == [("producing", None)]
+
+
+# -- the ingest path's fast paths ----------------------------------------------------------------------
+
+
+def test_observations_are_written_grouped_by_machine_each_in_its_own_order(store: Engine) -> None:
+    """A flush groups the rows by machine (the index stays local) without reordering any machine's rows:
+    in insertion (rowid) order each machine's rows come as they were added."""
+    writer = BatchWriter(store)
+    rows = [(T, f"M{i % 3}", 9_000 - i, 7, i, "Xact", None, None, None) for i in range(30)]  # times go back
+    writer.extend_observations(rows)
+    writer.flush()
+    order = "rowid" if store.dialect.name == "sqlite" else "ctid"  # insertion order (a fresh table)
+    with store.connect() as conn:
+        query = text(f"SELECT machine_id, seq FROM observations ORDER BY {order}")
+        stored = [tuple(row) for row in conn.execute(query)]
+    assert [machine for machine, _ in stored] == ["M0"] * 10 + ["M1"] * 10 + ["M2"] * 10
+    for machine in ("M0", "M1", "M2"):
+        assert [seq for m, seq in stored if m == machine] == [i for i in range(30) if f"M{i % 3}" == machine]
+
+
+# -- the writer process --------------------------------------------------------------------------------
+
+
+def test_a_writer_process_writes_what_the_writer_writes_in_process(store: Engine) -> None:
+    """Every kind of row, through the child process, lands as it does when the writer writes itself."""
+    writer = BatchWriter(store, process=True)
+    try:
+        writer.start()
+        assert writer.process_pid is not None
+        _fill(writer)
+        pending = writer.pending
+        assert writer.flush() == pending
+        assert writer.pending == 0
+        assert _snapshot(store) == FILLED
+        assert [row[4] for row in _rows(store, observations, "seq")] == list(range(50))
+    finally:
+        writer.close()
+    assert writer.process_pid is None
+
+
+def test_a_writer_process_that_died_is_started_again(store: Engine) -> None:
+    """A child gone between flushes is replaced before the next batch goes out: nothing fails."""
+    writer = BatchWriter(store, process=True)
+    try:
+        writer.start()
+        pid = writer.process_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        _fill(writer)
+        assert writer.flush() > 0
+        assert writer.process_pid not in (None, pid)
+        assert _snapshot(store) == FILLED
+    finally:
+        writer.close()
+
+
+def test_a_writer_process_that_hangs_mid_flush_keeps_the_batch_and_is_replaced(store: Engine) -> None:
+    """A child that stops answering (here: stopped) fails the flush after the timeout, every row kept; it is
+    killed, and the next flush starts a new child that writes them, once."""
+    writer = BatchWriter(store, process=True, process_timeout_s=3.0)
+    try:
+        writer.start()
+        pid = writer.process_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        writer.add_observations(_observations(20_000))  # more than a pipe holds
+        writer.set_cursor(T, "http://agent:5000", 7, 20_001, updated_us=1)
+        with pytest.raises(StoreError, match="not committed and is kept"):
+            writer.flush()
+        assert writer.pending == 20_001
+        assert writer.flush() == 20_001  # a new child (or, had it been slow, the committed cursor says so)
+        assert writer.process_pid != pid
+        assert _count(store, observations) == 20_000
+    finally:
+        writer.close()
+
+
+def test_a_batch_the_writer_process_committed_before_dying_is_not_written_again(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child commits, then dies before it answers: the cursors written with the batch show it was
+    committed, so it is not kept (and written twice) but counted as written."""
+    from mes_core.store import writer as module
+
+    real_write = module._WriterProcess.write
+
+    def commit_then_die(self: Any, batch: Any) -> None:
+        real_write(self, batch)
+        raise module._ProcessLost("the writer process ended (EOFError)")
+
+    writer = BatchWriter(store, process=True)
+    try:
+        _fill(writer)
+        pending = writer.pending
+        monkeypatch.setattr(module._WriterProcess, "write", commit_then_die)
+        assert writer.flush() == pending
+        assert writer.pending == 0
+        assert _snapshot(store) == FILLED
+        writer.add_observations(_observations(3, start=500))  # no cursor: cannot tell, so kept
+        with pytest.raises(StoreError, match="not committed and is kept"):
+            writer.flush()
+        assert writer.pending == 3
+    finally:
+        writer.close()
+
+
+def test_a_writer_process_needs_a_database_it_can_open() -> None:
+    from mes_core.store import connect
+
+    engine = connect("sqlite://")
+    try:
+        with pytest.raises(ValueError, match="in-memory"):
+            BatchWriter(engine, process=True)
+    finally:
+        engine.dispose()

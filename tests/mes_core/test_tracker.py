@@ -3,12 +3,13 @@ duplicates change nothing; every time comes from the data."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import random
 from typing import TypeVar
 
 import pytest
 
 from mes_core.domain.alarms import AlarmCategory, Severity
+from mes_core.domain.machine_state import SignalValues, derive_state
 from mes_core.domain.signals import Signal
 from mes_core.domain.states import MachineState
 from mes_core.domain.tracker import (
@@ -404,7 +405,7 @@ def test_snapshot_holds_the_status_values_and_the_live_connection() -> None:
 def test_snapshot_reads_axes_from_a_path_position_when_there_are_no_linear_positions() -> None:
     items = (item("avail", "AVAILABILITY", "Device"), item("pp", "PATH_POSITION", "Path", category="SAMPLE"))
     tracker = MachineTracker(items)
-    observation = replace(Feed()("avail", "x"), data_item_id="pp", value="1.5 -2 30")
+    observation = Feed()("avail", "x")._replace(data_item_id="pp", value="1.5 -2 30")
     tracker.apply(observation, 1)
     assert tracker.snapshot()["axes"] == {"x": 1.5, "y": -2.0, "z": 30.0}
 
@@ -467,3 +468,109 @@ def test_a_gap_with_observations_but_no_known_instance_is_refused_and_changes_no
         tracker.gap(T0, T0 + 5, "restart", [feed("exec", "ACTIVE")])
     assert tracker.state == (MachineState.NO_DATA, None)
     assert tracker.snapshot()["since"] is None
+
+
+# -- fast paths: the same events as the plain rules ----------------------------------------------------
+
+_CHOICES: dict[str, tuple[str | None, ...]] = {
+    "avail": ("AVAILABLE", "AVAILABLE", None),
+    "estop": ("ARMED", "ARMED", "ARMED", "TRIGGERED"),
+    "exec": ("ACTIVE", "ACTIVE", "READY", "FEED_HOLD", None),
+    "mode": ("AUTOMATIC", "AUTOMATIC", "MANUAL"),
+    "prog": ("O1", "O2"),
+    "fovr": ("100", "100", "50", "0"),
+    "exec2": ("ACTIVE", "READY"),
+}
+
+
+def random_documents(seed: int, count: int = 60) -> list[list[StreamObservation]]:
+    """Documents of random observations of every kind (states, counts with resets, conditions, samples),
+    some repeated (a retried poll), some from a second instance of the agent."""
+    rng = random.Random(seed)
+    feed = Feed()
+    counts = {"pc": 0, "pc_bad": 0, "pc2": 0}
+    documents: list[list[StreamObservation]] = []
+    for _ in range(count):
+        document = []
+        for _ in range(rng.randint(1, 12)):
+            item_id = rng.choice([i.id for i in ITEMS])
+            if item_id in _CHOICES:
+                document.append(feed(item_id, rng.choice(_CHOICES[item_id])))
+            elif item_id in counts:
+                reset = rng.random() < 0.1
+                counts[item_id] = 0 if reset else counts[item_id] + rng.randint(0, 2)
+                document.append(feed(item_id, str(counts[item_id]), reset="SHIFT" if reset else None))
+            elif item_id in ("sys", "s_cond"):
+                level = rng.choice(("NORMAL", "WARNING", "FAULT", "FAULT", "UNAVAILABLE"))
+                code = None if level == "UNAVAILABLE" or rng.random() < 0.3 else rng.choice(("E1", "E2"))
+                document.append(feed(item_id, f"text {code}", level=level, code=code))
+            else:
+                document.append(feed(item_id, f"{rng.uniform(0, 500):.3f}"))
+        documents.append(document)
+        if rng.random() < 0.15:
+            documents.append(list(document))
+    return documents
+
+
+def _state_of_snapshot(snapshot: dict[str, object]) -> tuple[MachineState, str | None]:
+    """The state the plain rule gives from the values a snapshot shows (``derive_state`` on every one)."""
+    values = snapshot["values"]
+    assert isinstance(values, dict)
+
+    def text(signal: Signal) -> str | None:
+        if signal.value not in values:
+            return None
+        value = values[signal.value]
+        return "UNAVAILABLE" if value is None else str(value)
+
+    alarms = snapshot["alarms"]
+    assert isinstance(alarms, list)
+    override = values.get(Signal.FEED_OVERRIDE.value)
+    return derive_state(
+        SignalValues(
+            availability=text(Signal.AVAILABILITY),
+            execution=text(Signal.EXECUTION),
+            controller_mode=text(Signal.CONTROLLER_MODE),
+            functional_mode=text(Signal.FUNCTIONAL_MODE),
+            emergency_stop=text(Signal.EMERGENCY_STOP),
+            active_faults=sum(1 for alarm in alarms if alarm["level"] == "FAULT"),
+            feed_override=None if override is None else float(override),
+        )
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_state_is_always_the_one_the_latest_values_give(seed: int) -> None:
+    """The state is derived again only when a state signal or an alarm changed; it is still, after every
+    document, exactly what deriving it from all the latest values gives."""
+    tracker = MachineTracker(ITEMS)
+    for document in random_documents(seed):
+        tracker.apply_all(document, 1)
+        assert tracker.state == _state_of_snapshot(tracker.snapshot())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_apply_all_gives_what_applying_one_by_one_gives(seed: int) -> None:
+    """A document's watermark moves once, at its end: the events, the watermarks and the snapshot are the
+    same as applying its observations one at a time (duplicates and a second agent instance included)."""
+    whole, single = MachineTracker(ITEMS), MachineTracker(ITEMS)
+    for n, document in enumerate(random_documents(seed)):
+        instance = 1 if n % 7 else 2
+        by_one = [e for o in sorted(document, key=lambda o: o.sequence) for e in single.apply(o, instance)]
+        assert whole.apply_all(document, instance) == by_one
+        assert whole.last_sequence(instance) == single.last_sequence(instance)
+    assert whole.snapshot() == single.snapshot()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_without_value_reports_the_other_events_are_the_same(seed: int) -> None:
+    """``report_values=False`` leaves out the ValueChanged events (a sample that moves reports nothing)
+    and changes nothing else."""
+    reporting, quiet = MachineTracker(ITEMS), MachineTracker(ITEMS, report_values=False)
+    seen_values = 0
+    for document in random_documents(seed):
+        events = reporting.apply_all(document, 1)
+        seen_values += len(of(ValueChanged, events))
+        assert quiet.apply_all(document, 1) == [e for e in events if not isinstance(e, ValueChanged)]
+    assert seen_values > 0
+    assert quiet.snapshot() == reporting.snapshot()

@@ -22,6 +22,10 @@ KEYS = {
     "lost_observations",
     "cpu_pct",
     "rss_mb",
+    "startup_s",
+    "cpu_us_per_poll",
+    "cpu_us_per_observation",
+    "agents_cpu_pct",
 }
 
 
@@ -31,18 +35,22 @@ def _bench(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 1, reason="needs a CPU")
-@pytest.mark.parametrize("mode", ["poll", "stream"])
-def test_bench_prints_one_json_report(mode: str) -> None:
-    result = _bench("--machines", "20", "--interval", "0.2", "--duration", "2", "--mode", mode)
+@pytest.mark.parametrize(("mode", "writer"), [("poll", "thread"), ("stream", "thread"), ("poll", "process")])
+def test_bench_prints_one_json_report(mode: str, writer: str) -> None:
+    result = _bench(
+        "--machines", "20", "--interval", "0.2", "--duration", "2", "--mode", mode, "--writer", writer
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) == 1
     report = json.loads(lines[0])
     assert report.keys() >= KEYS | {"baseline", "ratio"}
     assert report["baseline"].keys() >= KEYS
-    assert report["ratio"].keys() >= {"polls_per_s", "cpu_pct"}
+    assert report["ratio"].keys() >= {"polls_per_s", "cpu_pct", "cpu_per_poll", "cpu_per_observation"}
     assert report["machines"] == 20
     assert report["mode"] == mode
+    assert report["writer"] == writer
+    assert (report["writer_cpu_pct"] is None) == (writer == "thread")
     assert report["polls_per_s"] > 0
     assert report["baseline"]["polls_per_s"] > 0
     assert report["lost_observations"] == 0
@@ -56,6 +64,7 @@ def test_bench_prints_one_json_report(mode: str) -> None:
         ("--machines", "5", "--duration", "-1"),
         ("--machines", "5", "--interval", "-0.5"),
         ("--machines", "5", "--mode", "carrier-pigeon"),
+        ("--machines", "5", "--writer", "telegraph"),
     ],
 )
 def test_bench_refuses_bad_input(args: tuple[str, ...]) -> None:
