@@ -3,17 +3,14 @@ status and alarms, and errors as ``{"error": {"code", "message"}}`` with a 4xx n
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+import time
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
-from mes_core.api.app import Settings, create_app
-from mes_core.services.tenants import create_tenant
 from mes_core.store.writer import BatchWriter
+from tests.mes_core import api_harness
 
 HAAS = {
     "name": "Haas VF-2 #001",
@@ -25,37 +22,13 @@ HAAS = {
 }
 T0 = 1_772_427_600_000_000  # 2026-03-02T05:00:00Z in microseconds
 
-Client = httpx.AsyncClient
+Client = api_harness.Client
+_error = api_harness.error
 
 
-def run(
-    store: Engine, db_url: str, body: Callable[[Client, dict[str, str], dict[str, str]], Awaitable[None]]
-) -> None:
-    """Two tenants (acme, globex) and a client of the API on ``db_url``."""
-    _, acme = create_tenant(store, "acme")
-    _, globex = create_tenant(store, "globex")
-    app = create_app(Settings(db_url, migrate=False))
-
-    async def main() -> None:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://mes") as client:
-                await body(client, _auth(acme), _auth(globex))
-
-    asyncio.run(main())
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _error(response: httpx.Response, status: int, code: str) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    message: str = body["error"]["message"]
-    return message
+def run(store: Engine, db_url: str, body: api_harness.Body) -> None:
+    """Two tenants (acme, globex, in UTC) and a client of the API on ``db_url``, on the wall clock."""
+    api_harness.serve(store, db_url, body, now=time.time, timezone="UTC")
 
 
 def test_every_request_needs_a_valid_bearer_token(store: Engine, db_url: str) -> None:
