@@ -312,6 +312,8 @@ def regress(
             )
         except (ScenarioError, HarnessError) as exc:
             verdict, detail = "ERROR", str(exc)
+        except Exception as exc:
+            verdict, detail = "ERROR", f"{type(exc).__name__}: {exc}"
         failed += verdict != "PASS"
         typer.echo(f"{verdict:5} {path.stem:<24} {time.perf_counter() - began:8.1f} s  {detail}")
     raise typer.Exit(1 if failed else 0)

@@ -372,7 +372,9 @@ async def _harness(
     await site.start()
     try:
         await mes.start()
-        async with aiohttp.ClientSession() as session:
+        # A connection per request: the API server closes idle keep-alive connections (after 5 s), and the
+        # harness's requests are few and far between in wall time (a weekend without run events).
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
             api = _Api(session, f"{mes.base}/api/{tenant.name}/mes", token)
             read = await _register(api, scenario, plant, site, zone)
             skipped = [
