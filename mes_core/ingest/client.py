@@ -368,7 +368,7 @@ class AgentClient:
         room = self._room
         while True:
             try:
-                if room is not None and not room.is_set():
+                while room is not None and not room.is_set():  # all waiters wake at once: look again
                     await room.wait()
                 if self._phase == _PROBE:
                     await self._probe(session, sink)
@@ -625,7 +625,7 @@ class AgentClient:
                     break
                 parts = reader.feed(chunk)
                 for part in parts:
-                    if self._room is not None and not self._room.is_set():
+                    while self._room is not None and not self._room.is_set():
                         await self._room.wait()
                     document = self._streams_document(response.status, part)
                     self._answered(sink)

@@ -140,24 +140,30 @@ class IngestionService:
         offline_after_s: float = 10.0,
         status_interval_s: float = 2.0,
         max_pending_rows: int = 200_000,
+        count: int = 250,
         writer_process: bool = False,
         freeze_gc: bool = True,
         metrics: IngestionMetrics | None = None,
     ) -> None:
-        """The service over ``engine``'s database; ``writer_process`` runs the writer's transactions in a
-        child process (``BatchWriter(process=True)``: SQLite's index upkeep leaves this process's core).
+        """The service over ``engine``'s database. ``count`` is the most observations a reader asks an agent
+        for in one document (or stream part): what a reader holds at once, and how far past
+        ``max_pending_rows`` the readers can go before they pause. ``writer_process`` runs the writer's
+        transactions in a child process (``BatchWriter(process=True)``: SQLite's index upkeep leaves this
+        process's core).
 
         Raises:
-            ValueError: ``max_pending_rows`` below 1, or a writer process for an in-memory database.
+            ValueError: ``max_pending_rows`` or ``count`` below 1, or a writer process for an in-memory
+                database.
         """
-        if max_pending_rows < 1:
-            raise ValueError(f"max_pending_rows ({max_pending_rows!r}) must be >= 1")
+        if max_pending_rows < 1 or count < 1:
+            raise ValueError(f"max_pending_rows ({max_pending_rows!r}) and count ({count!r}) must be >= 1")
         self.engine = engine
         self.mode = mode
         self.flush_interval_s = flush_interval_s
         self.offline_after_s = offline_after_s
         self.status_interval_s = status_interval_s
         self.max_pending_rows = max_pending_rows
+        self.count = count
         self.freeze_gc = freeze_gc
         self._booted: set[tuple[int, str]] | None = set()
         """Machines read for the first time (None once all were, and the start-up's objects are frozen)."""
@@ -215,6 +221,7 @@ class IngestionService:
             devices,
             mode=mode,
             interval_s=interval,
+            count=self.count,
             offline_after_s=self.offline_after_s,
             resume=resume,
             room=self._room,
