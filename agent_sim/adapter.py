@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 
 from agent_sim.shdr import Command, ShdrDecoder, pong
+from agent_sim.shdr_encode import encode_pair, format_timestamp
 
 __all__ = ["ShdrAdapterServer"]
 
@@ -49,7 +51,7 @@ class ShdrAdapterServer:
         self._max_buffer = max_buffer_bytes
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
-        self._pending: list[str] = []
+        self._pending: list[str | tuple[float, str]] = []
         self._flush_scheduled = False
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.lines_sent = 0
@@ -105,6 +107,23 @@ class ShdrAdapterServer:
             return
         self.lines_sent += text.count("\n")
         self._pending.append(text)
+        self._schedule()
+
+    def send_sample(self, epoch: float, key: str, value: str) -> None:
+        """Send one value of one field (a sample) taken at ``epoch``, as ``send`` does; the values of one
+        instant sent one after another share a line, as an adapter writes the values it sampled together.
+
+        Raises:
+            ValueError: a bad key, or a line break in the value.
+        """
+        if not math.isfinite(epoch):
+            raise ValueError(f"epoch ({epoch}) must be a finite number")
+        if not self._clients:
+            return
+        self._pending.append((epoch, encode_pair(key, value)))
+        self._schedule()
+
+    def _schedule(self) -> None:
         if self._flush_scheduled:
             return
         try:
@@ -115,12 +134,39 @@ class ShdrAdapterServer:
         self._flush_scheduled = True
         loop.call_soon(self._flush)
 
+    def _text(self) -> str:
+        """What is pending, as lines: consecutive samples of one instant joined into one line."""
+        parts: list[str] = []
+        run: list[str] = []
+        run_epoch = 0.0
+        for entry in self._pending:
+            if isinstance(entry, str):
+                if run:
+                    parts.append(self._sample_line(run_epoch, run))
+                    run = []
+                parts.append(entry)
+                continue
+            epoch, pair = entry
+            if run and epoch != run_epoch:
+                parts.append(self._sample_line(run_epoch, run))
+                run = []
+            run_epoch = epoch
+            run.append(pair)
+        if run:
+            parts.append(self._sample_line(run_epoch, run))
+        self._pending.clear()
+        return "".join(parts)
+
+    def _sample_line(self, epoch: float, pairs: list[str]) -> str:
+        self.lines_sent += 1
+        return f"{format_timestamp(epoch)}|{'|'.join(pairs)}\n"
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         if not self._pending:
             return
-        data = "".join(self._pending).encode("utf-8")
-        self._pending.clear()
+        text = self._text()
+        data = text.encode("utf-8")
         for writer in list(self._clients):
             transport = writer.transport
             if transport.is_closing():

@@ -17,7 +17,6 @@ server.
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 import time
 from collections import OrderedDict
@@ -37,23 +36,15 @@ from agent_sim.devices import DataItem, DeviceModel, load_devices, verify_device
 from agent_sim.render_xml import SCHEMA_VERSIONS, HeaderInfo, xml_escape
 from agent_sim.rest import AgentError, Request, Response, StreamPlan
 from agent_sim.rest_service import RestService
+from agent_sim.timestamps import utc_formatter
 
 __all__ = ["Agent", "Asset", "Request", "Response", "iso_timestamp"]
 
 _ASSET_EVENTS = frozenset({"ASSET_CHANGED", "ASSET_REMOVED"})
 
 
-@functools.lru_cache(maxsize=1024)
-def _second_prefix(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-
-
-def iso_timestamp(epoch: float) -> str:
-    """An observation timestamp: ISO 8601 UTC with microseconds (the date and time of a second are
-    formatted once: a machine reports several values per second)."""
-    micros = round(epoch * 1_000_000)
-    seconds, micro = divmod(micros, 1_000_000)
-    return f"{_second_prefix(seconds)}{micro:06d}Z"
+iso_timestamp = utc_formatter()
+"""An observation timestamp: ISO 8601 UTC with microseconds, from epoch seconds."""
 
 
 @dataclass(slots=True)

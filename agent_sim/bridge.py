@@ -23,6 +23,7 @@ from agent_sim.buffer import UNAVAILABLE, ConditionState
 from agent_sim.device_templates import UNIT_SCALE, DeviceTemplate, MachineDescription, device_template
 from agent_sim.devices import DataItem, Device
 from agent_sim.shdr_encode import encode_asset, encode_condition, encode_line
+from agent_sim.timestamps import utc_formatter
 from twin.config import MachineConfig
 from twin.machine_models import spec_for
 from twin.observations import Condition, Observation
@@ -116,6 +117,7 @@ class TwinBridge:
         self.routes: dict[str, MachineRoute] = {r.machine.id: r for r in routes}
         self.schema_version = schema_version
         self.forwarded = 0
+        self._stamp = utc_formatter()
 
     def emit(self, observation: Observation) -> None:
         route = self.routes.get(observation.machine)
@@ -130,8 +132,14 @@ class TwinBridge:
         self.forwarded += 1
         if route.agent is not None:
             self._to_agent(route, observation)
-        if route.adapter is not None and route.adapter.clients:
-            route.adapter.send(self._lines(route, [observation]))
+        adapter = route.adapter
+        if adapter is not None and adapter.clients:
+            if signal in route.template.samples:
+                adapter.send_sample(
+                    observation.time, route.template.signals[signal], _text(signal, observation.value)
+                )
+            else:
+                adapter.send(self._lines(route, [observation]))
 
     def _to_agent(self, route: MachineRoute, observation: Observation) -> None:
         agent = route.agent
@@ -141,7 +149,7 @@ class TwinBridge:
             agent.add(
                 item,
                 agent_value(observation.signal, item, observation.value),
-                iso_timestamp(observation.time),
+                self._stamp(observation.time),
             )
 
     @staticmethod

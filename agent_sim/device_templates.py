@@ -83,6 +83,8 @@ class DeviceTemplate:
     xml: str
     signals: dict[str, str]
     """Twin signal name -> data item id, for the signals that have a data item in this schema version."""
+    samples: frozenset[str] = frozenset()
+    """The signals among them whose data item is a plain SAMPLE (one value, one SHDR field)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +421,8 @@ def device_template(machine: MachineDescription, schema_version: str) -> DeviceT
     parts.append("</Device>")
     xml = "".join(parts)
     signals = {item.key: f"{prefix}_{item.key}" for item in items if item.mapped}
-    return DeviceTemplate(xml, signals)
+    samples = frozenset(item.key for item in items if item.mapped and item.category == "SAMPLE")
+    return DeviceTemplate(xml, signals, samples)
 
 
 def _manufacturer(manufacturer: str, version: tuple[int, int]) -> str:

@@ -12,7 +12,7 @@ import logging
 import string
 from dataclasses import dataclass, field
 
-from agent_sim.agent import Agent, Asset, iso_timestamp
+from agent_sim.agent import Agent, Asset
 from agent_sim.buffer import UNAVAILABLE, ConditionState, DataSetState
 from agent_sim.devices import DataItem, Device
 from agent_sim.render_xml import xml_escape
@@ -31,6 +31,7 @@ from agent_sim.shdr import (
     TimeSeriesValue,
     take_value,
 )
+from agent_sim.timestamps import utc_formatter
 
 __all__ = ["IngestStats", "ShdrIngest"]
 
@@ -80,6 +81,7 @@ class ShdrIngest:
         self.touched: set[DataItem] = set()
         """Data items this adapter has set: they go UNAVAILABLE when it disconnects."""
         self.stats = IngestStats()
+        self._stamp = utc_formatter()
 
     def handle(self, record: Decoded) -> None:
         """Apply one record; never raises for bad input."""
@@ -102,7 +104,7 @@ class ShdrIngest:
         epoch = line.timestamp.epoch
         if epoch is None or self.ignore_timestamps:
             epoch = self.agent.now()  # the agent's clock, which tests and scenarios inject
-        return iso_timestamp(epoch)
+        return self._stamp(epoch)
 
     def _line(self, line: DataLine) -> None:
         self.stats.lines += 1

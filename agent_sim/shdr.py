@@ -8,14 +8,12 @@ every public name of both is re-exported here.
 from __future__ import annotations
 
 import codecs
-import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, TypeAlias
 
 from agent_sim.shdr_encode import (
-    _EPOCH,
     MAX_PONG_MS,
     MULTILINE,
     PING,
@@ -107,6 +105,7 @@ __all__ = [
     "take_value",
 ]
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:?\d\d)?")
 
 
@@ -337,6 +336,13 @@ def _timestamp(field: str) -> ShdrTimestamp:
 
 
 def _epoch(text: str) -> float | None:
+    if len(text) == 27 and text[19] == "." and text[26] in "Zz":
+        # The form adapters write (``YYYY-MM-DDThh:mm:ss.ffffffZ``): its whole second read once, as an
+        # adapter sends many lines per second.
+        whole = _CANONICAL.get(text[:19])
+        fraction = text[20:26]
+        if whole is not None and fraction.isdecimal():
+            return whole + int(fraction) / 1_000_000
     match = _ISO.fullmatch(text)
     if match is None:
         return None
@@ -344,14 +350,21 @@ def _epoch(text: str) -> float | None:
     epoch = _whole_seconds(match[1], match[2], match[3], match[4], match[5], match[6], zone or "")
     if epoch is None:
         return None
+    if len(text) == 27 and fraction and len(fraction) == 6 and zone in ("Z", "z"):
+        if len(_CANONICAL) >= 4096:
+            _CANONICAL.clear()
+        _CANONICAL[text[:19]] = epoch
     return epoch + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 
-@functools.lru_cache(maxsize=4096)
+_CANONICAL: dict[str, int] = {}
+"""Whole seconds (UTC epoch) of the canonical timestamps' ``YYYY-MM-DDThh:mm:ss`` already read."""
+
+
 def _whole_seconds(
     year: str, month: str, day: str, hour: str, minute: str, second: str, zone: str
 ) -> int | None:
-    """UTC epoch seconds of a timestamp's whole second (cached: an adapter sends many lines per second)."""
+    """UTC epoch seconds of a timestamp's whole second."""
     try:
         moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
     except ValueError:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from agent_sim.shdr_values import KEY_STOP, LEVELS, SIMPLE_STOP, WHITESPACE
+from agent_sim.timestamps import utc_formatter
 
 __all__ = [
     "MAX_PONG_MS",
@@ -23,6 +22,7 @@ __all__ = [
     "encode_line",
     "encode_lines",
     "encode_message",
+    "encode_pair",
     "encode_remove_all_assets",
     "encode_remove_asset",
     "encode_table",
@@ -35,7 +35,7 @@ __all__ = [
 PING: Final = "* PING\n"
 MULTILINE: Final = "--multiline--"
 MAX_PONG_MS: Final = 30 * 60 * 1000
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_format_utc = utc_formatter()
 
 
 class PreEncoded(str):
@@ -52,25 +52,7 @@ def format_timestamp(epoch: float) -> str:
     """
     if not math.isfinite(epoch):
         raise ValueError(f"epoch ({epoch}) must be a finite number")
-    seconds, micro = divmod(round(epoch * 1_000_000), 1_000_000)
-    return f"{_second_text(seconds)}.{micro:06d}Z"
-
-
-@functools.lru_cache(maxsize=1024)
-def _second_text(seconds: int) -> str:
-    """``YYYY-MM-DDThh:mm:ss`` of a UTC second (cached: a line's values share their second).
-
-    Raises:
-        ValueError: outside years 1..9999.
-    """
-    try:
-        moment = _EPOCH + timedelta(seconds=seconds)
-    except OverflowError as exc:
-        raise ValueError(f"epoch ({seconds}) is outside years 1..9999") from exc
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-    )
+    return _format_utc(epoch)
 
 
 def _one_line(text: str, what: str) -> str:
@@ -99,19 +81,27 @@ def _field_key(key: str) -> str:
     return key
 
 
+def encode_pair(key: str, value: str) -> str:
+    """Returns ``key|value``, one key and its value as fields of a line; the value is escaped unless it is
+    PreEncoded.
+
+    Raises:
+        ValueError: a bad key, or a line break in the value.
+    """
+    field = _one_line(value, "value") if isinstance(value, PreEncoded) else escape(value)
+    return f"{_field_key(key)}|{field}"
+
+
 def encode_line(epoch: float | None, pairs: Sequence[tuple[str, str]]) -> str:
-    """Returns ``timestamp|key|value|...\\n``; values are escaped unless they are PreEncoded.
+    """Returns ``timestamp|key|value|...\n``; values are escaped unless they are PreEncoded.
 
     Raises:
         ValueError: no pairs, a bad key, or a line break in a value.
     """
     if not pairs:
         raise ValueError("pairs must not be empty")
-    parts = ["" if epoch is None else format_timestamp(epoch)]
-    for key, value in pairs:
-        parts.append(_field_key(key))
-        parts.append(_one_line(value, "value") if isinstance(value, PreEncoded) else escape(value))
-    return "|".join(parts) + "\n"
+    stamp = "" if epoch is None else format_timestamp(epoch)
+    return "|".join([stamp, *(encode_pair(key, value) for key, value in pairs)]) + "\n"
 
 
 def encode_lines(epoch: float | None, pairs: Sequence[tuple[str, str]]) -> str:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from scenarios.compare import Comparison, compare_rows
 from scenarios.model import Scenario, parse_duration
 from scenarios.report import kpi_dict
 from scenarios.wire import WireFault, agent_plans, apply_fault, wire_faults
+from twin.ledger import RunRecord
 from twin.observations import format_utc
 from twin.plant import Plant
 from twin.truth import TruthResult
@@ -48,6 +50,8 @@ Progress = Callable[[float, float], None]
 _FAST_POLL_MS = 50
 """The MES's poll interval in virtual time (the API's minimum)."""
 _CATCH_UP_S = 30.0
+_SLICE_S = 10.0
+"""Twin seconds stepped between turns of the event loop."""
 """How long the MES may take to read what the agents hold after a step before the run fails."""
 
 
@@ -102,43 +106,77 @@ def _local(t: float, zone: ZoneInfo) -> str:
 
 
 class _RunSync:
-    """Mirrors the twin's production runs into the MES API as their lifecycle events happen."""
+    """Mirrors the twin's production runs into the MES API as their lifecycle events happen.
 
-    def __init__(self, plant: Plant, api: _Api, machines: Sequence[str]) -> None:
+    Each machine's events go out in order, by a sender task of its own, while the twin steps on: the MES
+    dates each event by its ``at``, as it would an operator terminal's that reports late, so the twin need
+    not wait for the answers. ``drain`` waits until every event is in.
+    """
+
+    def __init__(self, plant: Plant, api: _Api, machines: Sequence[str], concurrency: int = 8) -> None:
         self._plant = plant
         self._api = api
         self._machines = list(machines)
-        self._posted: dict[str, tuple[str, int]] = {}
-        """Twin run id -> (MES run id, events already sent)."""
+        self._queued: dict[str, int] = {}
+        """Twin run id -> its events queued so far."""
+        self._mes_ids: dict[str, str] = {}
+        """Twin run id -> MES run id."""
+        self._queues: dict[str, deque[tuple[RunRecord, float, str]]] = {m: deque() for m in self._machines}
+        self._senders: dict[str, asyncio.Task[None]] = {}
+        self._limit = asyncio.Semaphore(concurrency)
 
     async def sync(self) -> None:
+        """Queue the events that happened since the last call; raises what a sender met."""
+        for machine_id, task in list(self._senders.items()):
+            if task.done():
+                del self._senders[machine_id]
+                task.result()
         for machine_id in self._machines:
+            queue = self._queues[machine_id]
             for run in self._plant.ledger_of(machine_id).runs:
-                mes_id, sent = self._posted.get(run.run_id, ("", 0))
-                for at, status in run.events[sent:]:
-                    if not mes_id:
-                        created = await self._api.call(
-                            "POST",
-                            "/runs",
-                            json={
-                                "machine_id": machine_id,
-                                "job_number": run.job_number,
-                                "part_number": run.part_number,
-                                "program_name": run.program,
-                                "planned_quantity": run.planned_quantity,
-                                "ideal_cycle_time_sec": run.ideal_cycle_s,
-                                "status": status if status in ("setup", "running") else "setup",
-                                "at": _iso(at),
-                            },
-                        )
-                        mes_id = created["id"]
-                    else:
-                        await self._api.call(
-                            "PATCH", f"/runs/{mes_id}", json={"status": status, "at": _iso(at)}
-                        )
-                    sent += 1
-                if mes_id:
-                    self._posted[run.run_id] = (mes_id, sent)
+                queued = self._queued.get(run.run_id, 0)
+                if queued < len(run.events):
+                    queue.extend((run, at, status) for at, status in run.events[queued:])
+                    self._queued[run.run_id] = len(run.events)
+            if queue and machine_id not in self._senders:
+                self._senders[machine_id] = asyncio.create_task(self._send(machine_id, queue))
+
+    async def drain(self) -> None:
+        """Wait until every queued event is in the MES; raises what a sender met."""
+        await self.sync()
+        while self._senders:
+            machine_id, task = next(iter(self._senders.items()))
+            await task
+            del self._senders[machine_id]
+
+    def cancel(self) -> None:
+        for task in self._senders.values():
+            task.cancel()
+
+    async def _send(self, machine_id: str, queue: deque[tuple[RunRecord, float, str]]) -> None:
+        while queue:
+            run, at, status = queue[0]
+            async with self._limit:
+                mes_id = self._mes_ids.get(run.run_id)
+                if mes_id is None:
+                    created = await self._api.call(
+                        "POST",
+                        "/runs",
+                        json={
+                            "machine_id": machine_id,
+                            "job_number": run.job_number,
+                            "part_number": run.part_number,
+                            "program_name": run.program,
+                            "planned_quantity": run.planned_quantity,
+                            "ideal_cycle_time_sec": run.ideal_cycle_s,
+                            "status": status if status in ("setup", "running") else "setup",
+                            "at": _iso(at),
+                        },
+                    )
+                    self._mes_ids[run.run_id] = created["id"]
+                else:
+                    await self._api.call("PATCH", f"/runs/{mes_id}", json={"status": status, "at": _iso(at)})
+            queue.popleft()
 
 
 def _mes_kpis(answer: dict[str, Any]) -> dict[str, float | int | None]:
@@ -243,6 +281,8 @@ class _ChildMes:
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.base = ""
+        self._cursors: dict[str, tuple[int, int]] = {}
+        """Agent name -> (instanceId, next sequence) of the MES's cursor when last read."""
 
     async def start(self) -> None:
         port = _free_port()
@@ -280,14 +320,25 @@ class _ChildMes:
     def _behind(self, site: Site, offline: Collection[str], full: bool) -> list[str]:
         """The reachable agents whose news the MES has not stored yet (``full``), or of which it is more
         than half the agent's buffer behind."""
-        behind = []
+        behind: list[str] = []
+        ask = []
+        for name in site.urls:
+            if name in offline:
+                continue
+            agent = site.agent(name)
+            slack = 0 if full else agent.buffer.size // 2
+            known = self._cursors.get(name)
+            # A cursor only moves on: one already far enough along needs no second look.
+            sequence = agent.buffer.next_sequence
+            if known is None or known[0] != agent.instance_id or sequence - known[1] > slack:
+                ask.append((name, agent, slack))
+        if not ask:
+            return behind
         with transaction(self._engine) as conn:
-            for name, url in site.urls.items():
-                if name in offline:
-                    continue
-                agent = site.agent(name)
-                slack = 0 if full else agent.buffer.size // 2
-                cursor = repository.get_cursor(conn, self._tenant_id, url.rstrip("/"))
+            for name, agent, slack in ask:
+                cursor = repository.get_cursor(conn, self._tenant_id, site.urls[name].rstrip("/"))
+                if cursor is not None:
+                    self._cursors[name] = (cursor.instance_id, cursor.next_sequence)
                 if (
                     cursor is None
                     or cursor.instance_id != agent.instance_id
@@ -387,23 +438,10 @@ async def _harness(
             ]
             mes.machines_registered()
             runs = _RunSync(plant, api, read)
-            step = max(1.0, _step_seconds(scenario))
-            while plant.now < config.end:
-                target = min(config.end, plant.now + step)
-                while faults and faults[0].at <= target:
-                    fault = faults.pop(0)
-                    plant.advance(max(plant.now, fault.at))
-                    await _settle(site, mes)
-                    if fault.kind == "network_drop":
-                        await _network_drop(site, mes, plant, fault, step, runs)
-                    else:
-                        await apply_fault(site, fault)
-                    target = max(target, plant.now)
-                plant.advance(target)
-                await _settle(site, mes, full=False)
-                await runs.sync()
-                if progress is not None:
-                    progress(plant.now - config.start, config.end - config.start)
+            try:
+                await _step_through(site, mes, plant, faults, runs, _step_seconds(scenario), progress)
+            finally:
+                runs.cancel()
             await _settle(site, mes)
             await mes.finish(site)
             results = [r for r in plant.truth() if r.machine_id in read]
@@ -446,6 +484,46 @@ def _step_seconds(scenario: Scenario) -> float:
     return parse_duration(scenario.mes.step)
 
 
+async def _step_through(
+    site: Site,
+    mes: _Mes,
+    plant: Plant,
+    faults: list[WireFault],
+    runs: _RunSync,
+    step_s: float,
+    progress: Progress | None,
+) -> None:
+    """Step the twin to the scenario's end, the MES reading behind it, faults applied as their time comes;
+    returns once every run event is in the MES."""
+    config = plant.config
+    step = max(1.0, step_s)
+    while plant.now < config.end:
+        target = min(config.end, plant.now + step)
+        while faults and faults[0].at <= target:
+            fault = faults.pop(0)
+            await _advance(plant, max(plant.now, fault.at))
+            await _settle(site, mes)
+            if fault.kind == "network_drop":
+                await _network_drop(site, mes, plant, fault, step, runs)
+            else:
+                await apply_fault(site, fault)
+            target = max(target, plant.now)
+        await _advance(plant, target)
+        await _settle(site, mes, full=False)
+        await runs.sync()
+        if progress is not None:
+            progress(plant.now - config.start, config.end - config.start)
+    await runs.drain()
+
+
+async def _advance(plant: Plant, until: float) -> None:
+    """Advance the twin to ``until`` in slices, giving the event loop a turn after each: the agents, served
+    from this loop, answer the MES while the twin steps on rather than after the whole step."""
+    while plant.now < until:
+        plant.advance(min(until, plant.now + _SLICE_S))
+        await asyncio.sleep(0)
+
+
 async def _settle(site: Site, mes: _Mes, offline: Collection[str] = (), *, full: bool = True) -> None:
     if not await site.settle():
         raise HarnessError("the agents did not take the twin's observations in time")
@@ -461,7 +539,7 @@ async def _network_drop(
     await site.network_down(fault.agent)
     try:
         while plant.now < end:
-            plant.advance(min(end, plant.now + step))
+            await _advance(plant, min(end, plant.now + step))
             await _settle(site, mes, offline={fault.agent}, full=False)
             await runs.sync()
     finally:

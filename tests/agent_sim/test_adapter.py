@@ -196,3 +196,38 @@ def test_adapter_restarts_on_the_same_port() -> None:
 def test_adapter_refuses_a_heartbeat_no_agent_would_accept(heartbeat_ms: int) -> None:
     with pytest.raises(ValueError, match=str(heartbeat_ms)):
         ShdrAdapterServer("127.0.0.1", 0, heartbeat_ms=heartbeat_ms)
+
+
+def test_samples_of_one_instant_share_a_line_and_other_lines_keep_their_place() -> None:
+    """What one loop turn sends goes out in order; consecutive samples taken at one instant are one line
+    (as an adapter writes the values it sampled together), any other line or instant starts a new one."""
+
+    async def scenario() -> None:
+        server = ShdrAdapterServer("127.0.0.1", 0)
+        await server.start()
+        reader, writer = await _client(server.port)
+        try:
+            await wait_until(lambda: server.clients == 1, "a client")
+            t0 = 1709287200.0  # 2024-03-01T10:00:00Z
+            server.send_sample(t0, "Sspeed", "1200.5")
+            server.send_sample(t0, "Xpos", "12.25")
+            server.send("2024-03-01T10:00:00.000000Z|exec|ACTIVE\n")
+            server.send_sample(t0, "Sload", "a|b")  # escaped as one field
+            server.send_sample(t0 + 0.5, "Sspeed", "1190")
+            lines = [await _read_line(reader) for _ in range(4)]
+            assert lines == [
+                "2024-03-01T10:00:00.000000Z|Sspeed|1200.5|Xpos|12.25\n",
+                "2024-03-01T10:00:00.000000Z|exec|ACTIVE\n",
+                '2024-03-01T10:00:00.000000Z|Sload|"a\\|b"\n',
+                "2024-03-01T10:00:00.500000Z|Sspeed|1190\n",
+            ]
+            assert server.lines_sent == 4
+            with pytest.raises(ValueError, match="line break"):
+                server.send_sample(t0, "Sspeed", "1\n2")
+            with pytest.raises(ValueError, match="finite"):
+                server.send_sample(float("nan"), "Sspeed", "1")
+        finally:
+            await _close(writer)
+            await server.stop()
+
+    run(scenario())
