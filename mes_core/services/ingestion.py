@@ -315,6 +315,15 @@ class IngestionService:
                 ):  # one agent that cannot be (re)started must not end the reloads of the others
                     log.exception("could not start reading %s; trying again at the next reload", key[1])
                     self.agents.pop(key, None)
+            # An agent no machine names any more (its machines moved to another URL, or left MTConnect):
+            # what it delivered is written, then its reader stops.
+            for key in [k for k in self.agents if k not in wanted]:
+                gone = self.agents.pop(key)
+                try:
+                    await self.flush()
+                    await self._halt(gone)
+                except Exception:
+                    log.exception("could not stop reading %s", key[1])
 
     def stop(self) -> None:
         """Stop reading (callable from any thread)."""

@@ -341,3 +341,60 @@ def test_the_objects_of_the_start_up_are_frozen_once_every_machine_was_read(stor
 
     before, after = asyncio.run(asyncio.wait_for(main(), 30))
     assert after > before
+
+
+def test_a_machine_moved_to_another_agent_url_is_read_there_and_the_old_reader_stops(store: Engine) -> None:
+    """PATCHing a machine's agent_url away from an agent that fronts nothing else stops that agent's reader
+    (it is not polled any more) and starts one on the new URL, which the machine is then read from."""
+    from mes_core.services.machines import update_machine
+
+    async def main() -> tuple[bool, bool, bool, int]:
+        base, agents = await _load_agents(2, rate=50.0)
+        tenant, _ = create_tenant(store, "moves")
+        register_machine(
+            store,
+            tenant.id,
+            {
+                "name": "M",
+                "machine_id": "M",
+                "agent_url": f"{base}/DEV-0",
+                "device": "DEV-0",
+                "poll_interval_ms": 50,
+            },
+        )
+        service = IngestionService(store, flush_interval_s=0.05)
+        task = asyncio.create_task(service.run(reload_interval_s=0.05))
+        old_key, new_key = (tenant.id, f"{base}/DEV-0"), (tenant.id, f"{base}/DEV-1")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            old = service.agents.get(old_key)
+            if old is not None and old.client is not None and old.client.stats.observations:
+                break
+        old = service.agents[old_key]
+        assert old.client is not None
+        update_machine(store, tenant.id, "M", {"agent_url": f"{base}/DEV-1", "device": "DEV-1"})
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            new = service.agents.get(new_key)
+            if (
+                old_key not in service.agents
+                and new is not None
+                and new.client
+                and new.client.stats.observations
+            ):
+                break
+        requests_after = old.client.stats.requests
+        await asyncio.sleep(0.3)  # six poll intervals
+        old_polled_again = old.client.stats.requests != requests_after
+        new = service.agents.get(new_key)
+        read_on_new = new is not None and new.client is not None and new.client.stats.observations > 0
+        service.stop()
+        await asyncio.wait_for(task, 10)
+        agents.cancel()
+        return old_key not in service.agents, old.task is None, read_on_new, int(old_polled_again)
+
+    gone, halted, read_on_new, polled_again = asyncio.run(asyncio.wait_for(main(), 30))
+    assert gone, "the old URL's reader is still listed"
+    assert halted, "the old URL's reader task was not stopped"
+    assert not polled_again, "the old URL was polled after the move"
+    assert read_on_new, "nothing was read from the new URL"
