@@ -87,10 +87,11 @@ _JSON = json.JSONEncoder(default=str)
 
 
 class IngestionMetrics:
-    """Prometheus metrics per agent: polls, observations, gaps, errors, lag."""
+    """Prometheus metrics per tenant (its id) and agent (its URL): polls, observations, gaps, errors, lag.
+    Two tenants reading one agent get a series each."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        labels = ["agent"]
+        labels = ["tenant", "agent"]
         self.polls = Counter("mes_agent_polls", "Sample documents read", labels, registry=registry)
         self.observations = Counter(
             "mes_agent_observations", "Observations ingested", labels, registry=registry
@@ -423,10 +424,10 @@ class IngestionService:
             self._events(agent, machine, events)
             self._cursor(agent)
             if metrics is not None:
-                metrics.observations.labels(agent.url).inc(len(fresh))
+                metrics.observations.labels(str(agent.tenant_id), agent.url).inc(len(fresh))
         elif isinstance(event, DataLost | Restarted):
             if metrics is not None:
-                metrics.gaps.labels(agent.url).inc()
+                metrics.gaps.labels(str(agent.tenant_id), agent.url).inc()
         elif isinstance(event, Offline | Online):
             online = isinstance(event, Online)
             at = event.at if isinstance(event, Online) else event.since
@@ -440,17 +441,17 @@ class IngestionService:
                         agent.tenant_id, machine.record.machine_id, "OFFLINE", "no_data", "{}"
                     )
             if metrics is not None:
-                metrics.online.labels(agent.url).set(1 if online else 0)
+                metrics.online.labels(str(agent.tenant_id), agent.url).set(1 if online else 0)
         elif isinstance(event, ReadFailed) and metrics is not None:
-            metrics.errors.labels(agent.url, event.kind).inc()
+            metrics.errors.labels(str(agent.tenant_id), agent.url, event.kind).inc()
         if metrics is not None and agent.client is not None:
             stats = agent.client.stats
-            polls = metrics.polls.labels(agent.url)
+            polls = metrics.polls.labels(str(agent.tenant_id), agent.url)
             polls.inc(max(0, stats.polls - agent.polls_counted))
             agent.polls_counted = stats.polls
-            metrics.online.labels(agent.url).set(1 if stats.online else 0)
+            metrics.online.labels(str(agent.tenant_id), agent.url).set(1 if stats.online else 0)
             if stats.lag_s is not None:
-                metrics.lag.labels(agent.url).set(stats.lag_s)
+                metrics.lag.labels(str(agent.tenant_id), agent.url).set(stats.lag_s)
 
     def _started(self, key: tuple[int, str]) -> None:
         """``key`` was read for the first time; once every machine was, freeze what start-up made."""

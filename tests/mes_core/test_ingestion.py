@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import threading
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -398,3 +399,38 @@ def test_a_machine_moved_to_another_agent_url_is_read_there_and_the_old_reader_s
     assert halted, "the old URL's reader task was not stopped"
     assert not polled_again, "the old URL was polled after the move"
     assert read_on_new, "nothing was read from the new URL"
+
+
+def test_metrics_are_per_tenant_and_agent(store: Engine) -> None:
+    """Two tenants reading the same agent each get their own series: one tenant's figures never include the
+    other's reads."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from mes_core.services.ingestion import IngestionMetrics
+
+    async def main() -> tuple[str, int, int]:
+        base, agents = await _load_agents(1, rate=50.0)
+        ids = []
+        for name in ("north", "south"):
+            tenant, _ = create_tenant(store, name)
+            ids.append(tenant.id)
+            fields = {"name": "M", "machine_id": "M", "agent_url": f"{base}/DEV-0", "device": "DEV-0"}
+            register_machine(store, tenant.id, {**fields, "poll_interval_ms": 50})
+        registry = CollectorRegistry()
+        service = IngestionService(store, flush_interval_s=0.05, metrics=IngestionMetrics(registry))
+        task = asyncio.create_task(service.run())
+        await asyncio.sleep(0.6)
+        service.stop()
+        await asyncio.wait_for(task, 10)
+        agents.cancel()
+        return generate_latest(registry).decode(), ids[0], ids[1]
+
+    text, north, south = asyncio.run(asyncio.wait_for(main(), 30))
+    series = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r'mes_agent_observations_total\{agent="([^"]+)",tenant="([^"]+)"\} (\S+)', line)
+        if match:
+            series[(match[2], match[1])] = float(match[3])
+    assert {tenant for tenant, _ in series} == {str(north), str(south)}, text
+    assert len({agent for _, agent in series}) == 1  # the one agent, a series per tenant
+    assert all(value > 0 for value in series.values()), series
