@@ -281,6 +281,8 @@ class _ChildMes:
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.base = ""
+        self._sequences: dict[str, int] = {}
+        """Agent name -> its next sequence when last looked at (what it took since is the step's)."""
         self._cursors: dict[str, tuple[int, int]] = {}
         """Agent name -> (instanceId, next sequence) of the MES's cursor when last read."""
 
@@ -317,16 +319,16 @@ class _ChildMes:
     def machines_registered(self) -> None:
         """Nothing to do: the MES picks new machines up by itself within its reload interval."""
 
-    def _behind(self, site: Site, offline: Collection[str], full: bool) -> list[str]:
-        """The reachable agents whose news the MES has not stored yet (``full``), or of which it is more
-        than half the agent's buffer behind."""
+    def _behind(self, site: Site, offline: Collection[str], slacks: dict[str, int]) -> list[str]:
+        """The reachable agents of which the MES is behind by more than their ``slacks`` (0: it has not
+        stored all their news yet)."""
         behind: list[str] = []
         ask = []
         for name in site.urls:
             if name in offline:
                 continue
             agent = site.agent(name)
-            slack = 0 if full else agent.buffer.size // 2
+            slack = slacks.get(name, 0)
             known = self._cursors.get(name)
             # A cursor only moves on: one already far enough along needs no second look.
             sequence = agent.buffer.next_sequence
@@ -347,12 +349,25 @@ class _ChildMes:
                     behind.append(name)
         return behind
 
+    def _slack(self, name: str, size: int, sequence: int) -> int:
+        """How far the MES may be behind agent ``name`` when the twin steps on: half the agent's buffer, less
+        twice what the agent took in the last step, so that the next step cannot push what the MES has not
+        read out of the buffer (a small buffer gets no slack: the MES catches up at every step)."""
+        growth = sequence - self._sequences.get(name, sequence)
+        self._sequences[name] = sequence
+        return max(0, min(size // 2, size - 2 * growth))
+
     async def sync(self, site: Site, offline: Collection[str] = (), *, full: bool = True) -> None:
         """Wait until the MES has stored everything the reachable agents hold (``full``), or until it is
-        less than half of each agent's buffer behind."""
+        behind each agent by no more than the slack its buffer leaves."""
+        slacks = {}
+        for name in site.urls:
+            buffer = site.agent(name).buffer
+            slack = self._slack(name, buffer.size, buffer.next_sequence)
+            slacks[name] = 0 if full else slack
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _CATCH_UP_S
-        while behind := self._behind(site, offline, full):
+        while behind := self._behind(site, offline, slacks):
             self._check_alive()
             if loop.time() > deadline:
                 raise HarnessError(

@@ -186,20 +186,29 @@ def test_the_same_run_with_the_mes_in_this_process_agrees(tmp_path: Path) -> Non
     assert result.passed, [c.failures for c in result.comparisons]
 
 
-def test_wire_faults_pass_and_the_lost_half_hour_is_reported_not_hidden(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mes_process", "most_no_data_s"),
+    [(False, 1900.0), (True, 2100.0)],
+    ids=["mes-in-process", "mes-own-process"],
+)
+def test_wire_faults_pass_and_the_lost_half_hour_is_reported_not_hidden(
+    tmp_path: Path, mes_process: bool, most_no_data_s: float
+) -> None:
     """Agent restart, adapter disconnect and a network drop with a buffer overrun: every comparison holds;
     the machine whose data was truly lost shows it as planned time without data (about the drop's 30
-    minutes, no more than the drop plus the MES's reconnection), with its parts and OEE still exact."""
+    minutes, no more than the drop plus the MES's reconnection), with its parts and OEE still exact.
+
+    With the MES in its own process the twin runs ahead of it, but never so far that the agent's small
+    buffer (128 observations) overruns outside the drop: before that rule the same run lost 47 minutes."""
     scenario = ROOT / "scenarios" / "wire_faults.toml"
-    # In one process the harness and the MES share the event loop: the reported gap is exactly the drop.
     result = run_harness(
-        load_scenario(scenario), str(scenario), f"sqlite:///{tmp_path / 'mes.db'}", mes_process=False
+        load_scenario(scenario), str(scenario), f"sqlite:///{tmp_path / 'mes.db'}", mes_process=mes_process
     )
     assert result.passed, [c.failures for c in result.comparisons]
     for c in result.comparisons:
         no_data = c.mes["no_data_s"]
         if c.result.machine_id == "FAULT-HAAS-2":
-            assert 1700 <= no_data <= 1900
+            assert 1700 <= no_data <= most_no_data_s
             assert c.mes["availability"] < c.result.kpis.availability
         else:
             assert no_data < 5  # the restart and the disconnect lose nothing (a fraction of a second at most)
