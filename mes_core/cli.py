@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from mes_core.errors import MesError
-from mes_core.services.tenants import create_tenant
-from mes_core.store.engine import connect, migrate
 
 __all__ = ["app", "main", "run"]
 
@@ -37,6 +35,9 @@ def tenant_create(
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone of the tenant.")] = "UTC",
 ) -> None:
     """Create a tenant and print its API token (shown this once)."""
+    from mes_core.services.tenants import create_tenant
+    from mes_core.store.engine import connect, migrate
+
     try:
         engine = connect(db)
         migrate(engine)
@@ -72,6 +73,7 @@ def serve(
 
     from mes_core.api.app import Settings, create_app
     from mes_core.services.ingestion import IngestionMetrics, IngestionService
+    from mes_core.store.engine import connect, migrate
 
     if mode not in ("poll", "stream"):
         _fail(f"--mode {mode!r} is not poll or stream")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import os
 import re
 import socket
@@ -32,20 +31,17 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from array import array
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Any
 
 import aiohttp
-import typer
 import uvloop
 from lxml import etree
-from rich.console import Console
 from sqlalchemy import text
 
 from agent_sim.load_agents import ITEMS_PER_DEVICE
@@ -53,23 +49,15 @@ from mes_core.ingest.client import AgentEvent, Bootstrap, Observations
 from mes_core.services.ingestion import IngestionService
 from mes_core.services.tenants import create_tenant
 from mes_core.store import connect, migrate, repository, transaction
-from mes_core.store.errors import StoreError
 from mes_core.store.records import Machine
 
-__all__ = ["bare_poller", "bench_app", "run_bench"]
+__all__ = ["AGENTS_MARGIN_S", "bare_poller", "run_bench"]
 
-bench_app = typer.Typer(help="Throughput benchmarks (bounded, loopback only).", no_args_is_help=True)
-_err = Console(stderr=True)
 ROOT = Path(__file__).resolve().parents[1]
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 30.0
-_AGENTS_MARGIN_S = 300.0
+AGENTS_MARGIN_S = 300.0
 """The agents' process lives twice the duration plus this (start-up, stop and both measurements)."""
-
-
-def _fail(message: str) -> NoReturn:
-    _err.print(f"mestwin: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 # -- processes and measures ------------------------------------------------------------------------------
@@ -591,7 +579,7 @@ def run_bench(
     rate = ITEMS_PER_DEVICE / interval  # about 14 observations (3 KB) per machine per interval
     with (
         tempfile.TemporaryDirectory(prefix="mestwin-bench-") as tmp,
-        _agents(machines, rate, 2 * duration + _AGENTS_MARGIN_S, server_cpu) as (base, pid),
+        _agents(machines, rate, 2 * duration + AGENTS_MARGIN_S, server_cpu) as (base, pid),
         _pinned(client_cpu),
     ):
         url = db or f"sqlite:///{Path(tmp) / 'mes.sqlite'}"
@@ -615,51 +603,3 @@ def run_bench(
             "cpu_per_observation": ratio(mes["cpu_us_per_observation"], baseline["cpu_us_per_observation"]),
         },
     }
-
-
-@bench_app.command("poll")
-def poll_command(
-    machines: Annotated[int, typer.Option(help="Simulated machines (one agent path each).")] = 100,
-    interval: Annotated[float, typer.Option(help="Poll interval in seconds.")] = 0.5,
-    duration: Annotated[float, typer.Option(help="Seconds each measurement lasts.")] = 10.0,
-    mode: Annotated[str, typer.Option(help="poll or stream.")] = "poll",
-    db: Annotated[
-        str | None, typer.Option(help="Database URL for the MES (default: SQLite in a temp dir).")
-    ] = None,
-    writer: Annotated[
-        str, typer.Option(help="thread, or process: the MES's writer in a child process on the agents' CPU.")
-    ] = "thread",
-) -> None:
-    """Ingestion throughput: the MES against a bare aiohttp + lxml + SQLite poller, same agents, same run."""
-    if machines < 1:
-        _fail(f"--machines must be >= 1, not {machines}")
-    if not interval > 0:
-        _fail(f"--interval must be > 0, not {interval}")
-    if not duration > 0:
-        _fail(f"--duration must be > 0, not {duration}")
-    if mode not in ("poll", "stream"):
-        _fail(f"--mode must be poll or stream, not {mode!r}")
-    if writer not in ("thread", "process"):
-        _fail(f"--writer must be thread or process, not {writer!r}")
-    if machines > 20_000 or duration > 3600:
-        _fail("--machines is at most 20000 and --duration at most 3600")
-    # A saturated run can take long to drain (the service flushes its backlog on stop): past the agents'
-    # own lifetime plus a margin, give up with one line (the agents' process stops by itself).
-    limit = 2 * duration + _AGENTS_MARGIN_S + 60
-
-    def give_up() -> None:
-        _err.print(f"mestwin: bench did not finish in {limit:g} s (saturated?); giving up", markup=False)
-        sys.stderr.flush()
-        os._exit(1)
-
-    watchdog = threading.Timer(limit, give_up)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        report = run_bench(machines, interval, duration, mode, db, writer)
-    except StoreError as exc:
-        _fail(f"--db: {exc}")
-    except (RuntimeError, OSError) as exc:
-        _err.print(f"mestwin: bench failed: {exc}", markup=False, highlight=False)
-        raise typer.Exit(1) from exc
-    print(json.dumps(report))

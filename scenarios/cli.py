@@ -9,7 +9,7 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,17 +19,18 @@ from rich.table import Table
 from agent_sim.cli import adapter_command, agent_command, check_listen, run_app, run_until_interrupted
 from agent_sim.site import Site
 from mes_core.cli import app as mes_app
-from mes_core.store.engine import connect
-from mes_core.store.errors import StoreError
-from scenarios.bench import bench_app
+from scenarios.bench_cli import bench_app
 from scenarios.build import plant_config
-from scenarios.harness import HarnessError, HarnessResult, run_harness, write_outputs
+from scenarios.errors import HarnessError
 from scenarios.loader import ScenarioError, load_scenario
 from scenarios.model import Scenario
 from scenarios.report import truth_document, write_json
 from scenarios.wire import agent_plans, apply_fault, wire_faults
 from twin.observations import CountingSink, JsonLinesSink, Sink, format_utc
 from twin.plant import Plant
+
+if TYPE_CHECKING:
+    from scenarios.harness import HarnessResult
 
 __all__ = ["app", "main"]
 
@@ -192,6 +193,11 @@ def _harness_run(scenario_file: Path, db: str | None, out: Path, *, show_progres
         ScenarioError: bad input (the scenario, the output folder, the database URL): one line naming it.
         HarnessError: the run itself failed.
     """
+    # The MES, its database drivers and the web stack load here, not when the command line starts.
+    from mes_core.store.engine import connect
+    from mes_core.store.errors import StoreError
+    from scenarios.harness import run_harness, write_outputs
+
     scenario = load_scenario(scenario_file)
     plant_config(scenario, str(scenario_file))
     try:

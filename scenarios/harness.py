@@ -36,6 +36,7 @@ from mes_core.store import repository
 from mes_core.store.engine import connect, migrate, transaction
 from scenarios.build import plant_config
 from scenarios.compare import Comparison, compare_rows
+from scenarios.errors import HarnessError
 from scenarios.model import Scenario, parse_duration
 from scenarios.report import kpi_dict
 from scenarios.wire import WireFault, agent_plans, apply_fault, wire_faults
@@ -53,10 +54,6 @@ _CATCH_UP_S = 30.0
 _SLICE_S = 10.0
 """Twin seconds stepped between turns of the event loop."""
 """How long the MES may take to read what the agents hold after a step before the run fails."""
-
-
-class HarnessError(RuntimeError):
-    """The run could not be carried out (the MES did not catch up, a request failed): names what failed."""
 
 
 @dataclass
