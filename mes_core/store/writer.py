@@ -38,7 +38,7 @@ from select import select as wait_for_fds
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mes_core.store.engine import DATABASE_ERRORS, connect, describe_error, redact_url
@@ -142,6 +142,37 @@ _CLOSE_STATE = (
     .values(end_us=bindparam("at"))
 )
 """Close the machine's open interval that began before ``at`` (tenant ``t``, machine ``m``) at ``at``."""
+_SPLIT_STATE = (
+    update(state_intervals)
+    .where(
+        _MACHINE_STATES,
+        state_intervals.c.start_us
+        == select(func.max(state_intervals.c.start_us))
+        .where(_MACHINE_STATES, state_intervals.c.start_us < bindparam("at"))
+        .scalar_subquery(),
+        or_(state_intervals.c.end_us.is_(None), state_intervals.c.end_us > bindparam("at")),
+    )
+    .values(end_us=bindparam("at"))
+)
+"""Before a new interval from ``at``: end the machine's latest interval that began before ``at`` there, when
+it is open or (a change that arrives late, before the newest stored one) runs past ``at``."""
+_BOUND_STATE = (
+    update(state_intervals)
+    .where(_MACHINE_STATES, state_intervals.c.start_us == bindparam("at"), state_intervals.c.end_us.is_(None))
+    .values(
+        end_us=select(func.min(state_intervals.c.start_us))
+        .where(_MACHINE_STATES, state_intervals.c.start_us > bindparam("at"))
+        .scalar_subquery()
+    )
+)
+"""After a new interval from ``at``: it ends where the machine's next stored interval begins, if there is one
+(a late change); otherwise it stays open."""
+_compiled_split = _SPLIT_STATE.compile(dialect=sqlite.dialect())
+_SQLITE_SPLIT_STATE = str(_compiled_split)
+_SQLITE_SPLIT_NAMES = tuple(_compiled_split.positiontup or ())
+_compiled_bound = _BOUND_STATE.compile(dialect=sqlite.dialect())
+_SQLITE_BOUND_STATE = str(_compiled_bound)
+_SQLITE_BOUND_NAMES = tuple(_compiled_bound.positiontup or ())
 _compiled_close = _CLOSE_STATE.compile(dialect=sqlite.dialect())
 _SQLITE_CLOSE_STATE = str(_compiled_close)
 _SQLITE_CLOSE_NAMES = tuple(_compiled_close.positiontup or ())
@@ -594,25 +625,31 @@ class BatchWriter:
             raise
 
     def _write_state(self, connection: Connection, kind: str, params: dict[str, Any]) -> None:
-        close = {"t": params["tenant_id"], "m": params["machine_id"], "at": params["start_us"]}
+        at = {"t": params["tenant_id"], "m": params["machine_id"], "at": params["start_us"]}
+        sqlite_end, names, statement = (
+            (_SQLITE_SPLIT_STATE, _SQLITE_SPLIT_NAMES, _SPLIT_STATE)
+            if kind == "open"
+            else (_SQLITE_CLOSE_STATE, _SQLITE_CLOSE_NAMES, _CLOSE_STATE)
+        )
         if not self._postgres:
-            connection.exec_driver_sql(
-                _SQLITE_CLOSE_STATE, tuple(close[name] for name in _SQLITE_CLOSE_NAMES)
-            )
+            connection.exec_driver_sql(sqlite_end, tuple(at[name] for name in names))
         else:
-            connection.execute(_CLOSE_STATE, close)
-        if kind == "open":
-            # Several changes at one instant (a /current bootstrap, one SHDR line): the last one is the state.
-            if not self._postgres:
-                row = tuple(params[name] for name in _STATE_COLUMNS)
-                connection.exec_driver_sql(_SQLITE_STATE_OPEN, row)
-                return
-            statement = postgresql.insert(state_intervals)
-            statement = statement.on_conflict_do_update(
-                index_elements=["tenant_id", "machine_id", "start_us"],
-                set_={"state": statement.excluded.state, "detail": statement.excluded.detail},
-            )
-            connection.execute(statement, params)
+            connection.execute(statement, at)
+        if kind != "open":
+            return
+        # Several changes at one instant (a /current bootstrap, one SHDR line): the last one is the state.
+        if not self._postgres:
+            row = tuple(params[name] for name in _STATE_COLUMNS)
+            connection.exec_driver_sql(_SQLITE_STATE_OPEN, row)
+            connection.exec_driver_sql(_SQLITE_BOUND_STATE, tuple(at[name] for name in _SQLITE_BOUND_NAMES))
+            return
+        insert = postgresql.insert(state_intervals)
+        insert = insert.on_conflict_do_update(
+            index_elements=["tenant_id", "machine_id", "start_us"],
+            set_={"state": insert.excluded.state, "detail": insert.excluded.detail},
+        )
+        connection.execute(insert, params)
+        connection.execute(_BOUND_STATE, at)
 
     @staticmethod
     def _write_clear(connection: Connection, params: dict[str, Any]) -> None:

@@ -434,3 +434,25 @@ def test_a_writer_process_needs_a_database_it_can_open() -> None:
             BatchWriter(engine, process=True)
     finally:
         engine.dispose()
+
+
+def test_a_late_state_change_splits_the_timeline_where_it_belongs(store: Engine) -> None:
+    """A change that arrives after a newer one (late data) takes its place in the timeline: the interval it
+    falls in ends where it begins, and it ends where the next stored one begins; nothing overlaps and the
+    newest interval stays open. A replay of stored changes leaves the timeline as it was."""
+    writer = BatchWriter(store)
+    writer.upsert_state_interval(T, "M1", 100, "idle")
+    writer.upsert_state_interval(T, "M1", 300, "producing")
+    writer.flush()
+    writer.upsert_state_interval(T, "M1", 200, "alarm")
+    writer.flush()
+    expected = [
+        (T, "M1", 100, 200, "idle", None),
+        (T, "M1", 200, 300, "alarm", None),
+        (T, "M1", 300, None, "producing", None),
+    ]
+    assert _rows(store, state_intervals, "start_us") == expected
+    for start, state in ((100, "idle"), (200, "alarm"), (300, "producing")):
+        writer.upsert_state_interval(T, "M1", start, state)
+    writer.flush()
+    assert _rows(store, state_intervals, "start_us") == expected
