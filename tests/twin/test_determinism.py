@@ -18,7 +18,7 @@ import pytest
 
 from scenarios import load_scenario, plant_config
 from scenarios.report import kpi_dict
-from twin.observations import JsonLinesSink
+from twin.observations import JsonLinesSink, Observation
 from twin.plant import Plant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,12 +26,41 @@ GOLDEN = ROOT / "tests" / "golden" / "twin"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
+class DigestSink:
+    """Hashes every observation as a line of its fields' reprs: the whole stream pinned, without the cost of
+    writing millions of JSON lines (the JSON form has tests of its own, in test_observations.py)."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._lines: list[str] = []
+        self.count = 0
+
+    def emit(self, observation: Observation) -> None:
+        time, machine, signal, value = observation
+        self._lines.append(f"{time!r}\t{machine}\t{signal}\t{value!r}\n")
+        if len(self._lines) >= 10_000:
+            self._drain()
+
+    def _drain(self) -> None:
+        self.count += len(self._lines)
+        self._digest.update("".join(self._lines).encode())
+        self._lines.clear()
+
+    def hexdigest(self) -> str:
+        self._drain()
+        return self._digest.hexdigest()
+
+
 def run(path: Path) -> tuple[bytes, dict[str, Any]]:
     scenario = load_scenario(path)
     stream = io.StringIO()
     plant = Plant(plant_config(scenario, str(path)), JsonLinesSink(stream))
     plant.run()
-    truth = {
+    return stream.getvalue().encode(), _truth(scenario, plant)
+
+
+def _truth(scenario: Any, plant: Plant) -> dict[str, Any]:
+    return {
         "scenario": scenario.scenario.name,
         "seed": scenario.scenario.seed,
         "results": [
@@ -44,7 +73,6 @@ def run(path: Path) -> tuple[bytes, dict[str, Any]]:
             for r in plant.truth()
         ],
     }
-    return stream.getvalue().encode(), truth
 
 
 def test_same_scenario_and_seed_give_byte_identical_observations_and_truth() -> None:
@@ -74,12 +102,12 @@ def test_another_seed_gives_other_observations() -> None:
     ],
 )
 def test_twin_matches_its_golden_file(path: Path) -> None:
-    observations, truth = run(path)
-    actual = {
-        "observation_count": observations.count(b"\n"),
-        "observations_sha256": hashlib.sha256(observations).hexdigest(),
-        **truth,
-    }
+    scenario = load_scenario(path)
+    sink = DigestSink()
+    plant = Plant(plant_config(scenario, str(path)), sink)
+    plant.run()
+    digest = sink.hexdigest()
+    actual = {"observation_count": sink.count, "observations_sha256": digest, **_truth(scenario, plant)}
     golden = GOLDEN / f"{path.stem}.json"
     if os.environ.get("MESTWIN_UPDATE_GOLDEN") == "1":
         golden.write_text(json.dumps(actual, indent=1) + "\n", encoding="utf-8")
