@@ -1,4 +1,5 @@
-"""MES answers against the twin's truth: parts and alarms exactly, A/P/Q/OEE within the tolerances."""
+"""MES answers against the twin's truth: parts and alarms exactly, A/P/Q/OEE within the tolerances, planned
+time to the second and downtime within what the availability tolerance allows."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from twin.truth import TruthResult
 __all__ = ["RATIOS", "Comparison", "allowances", "compare", "compare_rows"]
 
 RATIOS: tuple[str, ...] = ("availability", "performance", "quality", "oee")
+PLANNED_TOLERANCE_S = 1.0
+"""Planned time comes from the calendar on both sides: it agrees to the second or the calendar is wrong."""
 _COUNTS: tuple[tuple[str, str], ...] = (
     ("total_parts", "parts"),
     ("good_parts", "parts"),
@@ -69,6 +72,19 @@ def compare(truth: Mapping[str, Any], mes: Mapping[str, Any], tolerances: Tolera
         allowed = limits[name]
         if abs(float(got) - float(want)) > allowed + 1e-12:
             failures.append(f"{name}: truth {_fmt(want)}, MES {_fmt(got)} (tolerance {allowed:g})")
+    want_planned, got_planned = truth.get("planned_s"), mes.get("planned_s")
+    if want_planned is not None and got_planned is not None:
+        if abs(float(got_planned) - float(want_planned)) > PLANNED_TOLERANCE_S:
+            failures.append(f"planned_s: truth {float(want_planned):.1f}, MES {float(got_planned):.1f}")
+        want_down, got_down = truth.get("downtime_s"), mes.get("downtime_s")
+        if want_down is not None and got_down is not None:
+            # Downtime is planned time less run time: the availability allowance, in seconds.
+            allowed_s = limits["availability"] * float(want_planned) + PLANNED_TOLERANCE_S
+            if abs(float(got_down) - float(want_down)) > allowed_s:
+                failures.append(
+                    f"downtime_s: truth {float(want_down):.1f}, MES {float(got_down):.1f} "
+                    f"(tolerance {allowed_s:.1f} s)"
+                )
     for key, tolerance_name in _COUNTS:
         want_n, got_n = int(truth[key]), int(mes[key])
         allowed_n = int(getattr(tolerances, tolerance_name))
