@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from agent_sim.site import AgentPlan, Site
 from mes_core.services.ingestion import IngestionService
@@ -255,6 +255,53 @@ def test_a_database_slower_than_the_agents_pauses_the_readers_and_nothing_is_los
     most, paused, delivered = asyncio.run(asyncio.wait_for(main(), 30))
     assert paused
     assert bound <= most <= bound + machines * service_count  # a document holds at most count of them
+    with transaction(store) as conn:
+        stored = conn.execute(select(func.count()).select_from(observations)).scalar_one()
+        duplicates = conn.execute(
+            select(observations.c.machine_id, observations.c.seq)
+            .group_by(observations.c.machine_id, observations.c.seq)
+            .having(func.count() > 1)
+        ).all()
+    assert duplicates == []
+    assert delivered <= stored <= delivered + machines * 14  # plus each machine's first /current
+
+
+def test_a_database_that_goes_away_pauses_the_readers_and_loses_nothing(store: Engine) -> None:
+    """The observations table is unreachable for a while (every flush fails): the service goes on, what waits
+    for the database stays bounded (the readers pause), and once it is back every observation the agents
+    delivered is stored exactly once."""
+    machines, bound, count = 4, 300, 100
+
+    def observations_table(present: bool) -> None:
+        names = ("observations_away", "observations") if present else ("observations", "observations_away")
+        with store.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {names[0]} RENAME TO {names[1]}"))
+
+    async def main() -> tuple[int, bool, int]:
+        base, agents = await _load_agents(machines, rate=400.0)
+        _register_load_machines(store, base, machines)
+        service = IngestionService(store, flush_interval_s=0.05, max_pending_rows=bound, count=count)
+        service.load()
+        task = asyncio.create_task(service.run())
+        await _every_machine_read(service)
+        await service.flush()
+        observations_table(present=False)
+        most = 0
+        for _ in range(60):  # 1.5 s without the table: every flush fails and keeps its rows
+            await asyncio.sleep(0.025)
+            most = max(most, service.writer.pending)
+        paused = not service._room.is_set()
+        observations_table(present=True)
+        await asyncio.sleep(0.5)
+        service.stop()
+        await asyncio.wait_for(task, 10)
+        agents.cancel()
+        delivered = sum(a.client.stats.observations for a in service.agents.values() if a.client)
+        return most, paused, delivered
+
+    most, paused, delivered = asyncio.run(asyncio.wait_for(main(), 30))
+    assert paused
+    assert bound <= most <= bound + machines * count
     with transaction(store) as conn:
         stored = conn.execute(select(func.count()).select_from(observations)).scalar_one()
         duplicates = conn.execute(
