@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Callable
 
 from agent_sim.shdr import Command, ShdrDecoder, pong
@@ -23,6 +22,12 @@ from agent_sim.shdr_encode import encode_pair, format_timestamp
 __all__ = ["ShdrAdapterServer"]
 
 log = logging.getLogger(__name__)
+
+_FIRST_EPOCH = -62_135_596_800.0
+"""0001-01-01T00:00:00Z: the first instant a timestamp can be written for."""
+_END_EPOCH = 253_402_300_800.0
+"""10000-01-01T00:00:00Z: from here on no timestamp can be written (floats this large step by 30 µs, so
+none below it rounds up to it)."""
 
 
 class ShdrAdapterServer:
@@ -116,8 +121,8 @@ class ShdrAdapterServer:
         Raises:
             ValueError: a bad key, or a line break in the value.
         """
-        if not math.isfinite(epoch):
-            raise ValueError(f"epoch ({epoch}) must be a finite number")
+        if not _FIRST_EPOCH <= epoch < _END_EPOCH:  # also refuses NaN
+            raise ValueError(f"epoch ({epoch}) must be a finite instant in years 1..9999")
         if not self._clients:
             return
         self._pending.append((epoch, encode_pair(key, value)))
@@ -139,7 +144,8 @@ class ShdrAdapterServer:
         parts: list[str] = []
         run: list[str] = []
         run_epoch = 0.0
-        for entry in self._pending:
+        pending, self._pending = self._pending, []  # taken whole: nothing stays behind to fail again
+        for entry in pending:
             if isinstance(entry, str):
                 if run:
                     parts.append(self._sample_line(run_epoch, run))
@@ -154,7 +160,6 @@ class ShdrAdapterServer:
             run.append(pair)
         if run:
             parts.append(self._sample_line(run_epoch, run))
-        self._pending.clear()
         return "".join(parts)
 
     def _sample_line(self, epoch: float, pairs: list[str]) -> str:

@@ -24,13 +24,13 @@ def utc_formatter() -> Callable[[float], str]:
     function raises ValueError for an instant outside years 1..9999 (or not finite).
     """
     dates: dict[int, str] = {}
-    last_epoch = float("nan")
-    last_text = ""
+    last = (float("nan"), "")  # one tuple, replaced whole: a reader never sees one instant's text for another
 
     def format_utc(epoch: float) -> str:
-        nonlocal last_epoch, last_text
-        if epoch == last_epoch:
-            return last_text
+        nonlocal last
+        remembered = last
+        if epoch == remembered[0]:
+            return remembered[1]
         try:
             seconds, micro = divmod(round(epoch * 1_000_000), 1_000_000)
         except (OverflowError, ValueError) as exc:
@@ -48,7 +48,7 @@ def utc_formatter() -> Callable[[float], str]:
         hour, rest = divmod(second, 3600)
         minute, second = divmod(rest, 60)
         text = f"{day_text}T{hour:02d}:{minute:02d}:{second:02d}.{micro:06d}Z"
-        last_epoch, last_text = epoch, text
+        last = (epoch, text)
         return text
 
     return format_utc

@@ -51,9 +51,9 @@ Progress = Callable[[float, float], None]
 _FAST_POLL_MS = 50
 """The MES's poll interval in virtual time (the API's minimum)."""
 _CATCH_UP_S = 30.0
+"""How long the MES may take to read what the agents hold after a step before the run fails."""
 _SLICE_S = 10.0
 """Twin seconds stepped between turns of the event loop."""
-"""How long the MES may take to read what the agents hold after a step before the run fails."""
 
 
 @dataclass
@@ -531,6 +531,7 @@ async def _step_through(
 async def _advance(plant: Plant, until: float) -> None:
     """Advance the twin to ``until`` in slices, giving the event loop a turn after each: the agents, served
     from this loop, answer the MES while the twin steps on rather than after the whole step."""
+    until = min(until, plant.config.end)  # the twin stops at its end
     while plant.now < until:
         plant.advance(min(until, plant.now + _SLICE_S))
         await asyncio.sleep(0)

@@ -295,6 +295,16 @@ class IngestionService:
                 if machine.source == "mtconnect" and machine.agent_url:
                     key = (machine.tenant_id, machine.agent_url.rstrip("/"))
                     wanted.setdefault(key, {})[machine.machine_id] = machine
+            # An agent no machine names any more (its machines moved to another URL, or left MTConnect): its
+            # reader stops first (before any new reader starts), then what it delivered is written.
+            for key in [k for k in self.agents if k not in wanted]:
+                gone = self.agents[key]
+                try:
+                    await self._halt(gone)
+                    del self.agents[key]
+                    await self.flush()
+                except Exception:
+                    log.exception("could not stop reading %s; trying again at the next reload", key[1])
             for key, records in wanted.items():
                 agent = self.agents.get(key)
                 if agent is not None and {k: m.record for k, m in agent.machines.items()} == records:
@@ -316,15 +326,6 @@ class IngestionService:
                 ):  # one agent that cannot be (re)started must not end the reloads of the others
                     log.exception("could not start reading %s; trying again at the next reload", key[1])
                     self.agents.pop(key, None)
-            # An agent no machine names any more (its machines moved to another URL, or left MTConnect):
-            # what it delivered is written, then its reader stops.
-            for key in [k for k in self.agents if k not in wanted]:
-                gone = self.agents.pop(key)
-                try:
-                    await self.flush()
-                    await self._halt(gone)
-                except Exception:
-                    log.exception("could not stop reading %s", key[1])
 
     def stop(self) -> None:
         """Stop reading (callable from any thread)."""

@@ -224,8 +224,11 @@ def test_samples_of_one_instant_share_a_line_and_other_lines_keep_their_place() 
             assert server.lines_sent == 4
             with pytest.raises(ValueError, match="line break"):
                 server.send_sample(t0, "Sspeed", "1\n2")
-            with pytest.raises(ValueError, match="finite"):
-                server.send_sample(float("nan"), "Sspeed", "1")
+            for bad in (float("nan"), float("inf"), 1e12):  # 1e12: the year 33658
+                with pytest.raises(ValueError, match=r"years 1\.\.9999"):
+                    server.send_sample(bad, "Sspeed", "1")
+            server.send_sample(t0 + 1, "Sspeed", "1180")  # the adapter goes on
+            assert await _read_line(reader) == "2024-03-01T10:00:01.000000Z|Sspeed|1180\n"
         finally:
             await _close(writer)
             await server.stop()
