@@ -38,8 +38,9 @@ from select import select as wait_for_fds
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, Table, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from mes_core.store.engine import DATABASE_ERRORS, connect, describe_error, redact_url
 from mes_core.store.errors import StoreError
@@ -127,32 +128,36 @@ _SQLITE_STATUS = _sqlite_sql(
 _MACHINE_STATES = and_(
     state_intervals.c.tenant_id == bindparam("t"), state_intervals.c.machine_id == bindparam("m")
 )
-_CLOSE_STATE = (
-    update(state_intervals)
-    .where(
-        _MACHINE_STATES,
-        # The interval to close is the machine's latest before "at", found through the primary key, so the
-        # cost does not grow with the machine's history.
-        state_intervals.c.start_us
-        == select(func.max(state_intervals.c.start_us))
-        .where(_MACHINE_STATES, state_intervals.c.start_us < bindparam("at"))
-        .scalar_subquery(),
-        state_intervals.c.end_us.is_(None),
+
+
+def _end_latest_before(*ends: ColumnElement[bool]) -> Update:
+    """End at ``at`` the machine's (tenant ``t``, machine ``m``) latest interval that began before ``at``,
+    when its end satisfies ``ends``. The interval is found through the primary key, so the cost does not grow
+    with the machine's history."""
+    return (
+        update(state_intervals)
+        .where(
+            _MACHINE_STATES,
+            state_intervals.c.start_us
+            == select(func.max(state_intervals.c.start_us))
+            .where(_MACHINE_STATES, state_intervals.c.start_us < bindparam("at"))
+            .scalar_subquery(),
+            *ends,
+        )
+        .values(end_us=bindparam("at"))
     )
-    .values(end_us=bindparam("at"))
-)
-"""Close the machine's open interval that began before ``at`` (tenant ``t``, machine ``m``) at ``at``."""
-_SPLIT_STATE = (
-    update(state_intervals)
-    .where(
-        _MACHINE_STATES,
-        state_intervals.c.start_us
-        == select(func.max(state_intervals.c.start_us))
-        .where(_MACHINE_STATES, state_intervals.c.start_us < bindparam("at"))
-        .scalar_subquery(),
-        or_(state_intervals.c.end_us.is_(None), state_intervals.c.end_us > bindparam("at")),
-    )
-    .values(end_us=bindparam("at"))
+
+
+def _sqlite_form(statement: Update) -> tuple[str, tuple[str, ...]]:
+    """The statement's SQLite text and the order of its parameters (run on tuples on the hot path)."""
+    compiled = statement.compile(dialect=sqlite.dialect())
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+_CLOSE_STATE = _end_latest_before(state_intervals.c.end_us.is_(None))
+"""Close the machine's open interval that began before ``at``, at ``at``."""
+_SPLIT_STATE = _end_latest_before(
+    or_(state_intervals.c.end_us.is_(None), state_intervals.c.end_us > bindparam("at"))
 )
 """Before a new interval from ``at``: end the machine's latest interval that began before ``at`` there, when
 it is open or (a change that arrives late, before the newest stored one) runs past ``at``."""
@@ -167,15 +172,9 @@ _BOUND_STATE = (
 )
 """After a new interval from ``at``: it ends where the machine's next stored interval begins, if there is one
 (a late change); otherwise it stays open."""
-_compiled_split = _SPLIT_STATE.compile(dialect=sqlite.dialect())
-_SQLITE_SPLIT_STATE = str(_compiled_split)
-_SQLITE_SPLIT_NAMES = tuple(_compiled_split.positiontup or ())
-_compiled_bound = _BOUND_STATE.compile(dialect=sqlite.dialect())
-_SQLITE_BOUND_STATE = str(_compiled_bound)
-_SQLITE_BOUND_NAMES = tuple(_compiled_bound.positiontup or ())
-_compiled_close = _CLOSE_STATE.compile(dialect=sqlite.dialect())
-_SQLITE_CLOSE_STATE = str(_compiled_close)
-_SQLITE_CLOSE_NAMES = tuple(_compiled_close.positiontup or ())
+_SQLITE_CLOSE_STATE, _SQLITE_CLOSE_NAMES = _sqlite_form(_CLOSE_STATE)
+_SQLITE_SPLIT_STATE, _SQLITE_SPLIT_NAMES = _sqlite_form(_SPLIT_STATE)
+_SQLITE_BOUND_STATE, _SQLITE_BOUND_NAMES = _sqlite_form(_BOUND_STATE)
 _SQLITE_STATE_OPEN = _sqlite_sql(
     state_intervals, _STATE_COLUMNS, ("tenant_id", "machine_id", "start_us"), ("state", "detail")
 )

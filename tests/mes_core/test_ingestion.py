@@ -8,6 +8,7 @@ import gc
 import re
 import threading
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select, text
@@ -220,6 +221,18 @@ def _register_load_machines(store: Engine, base: str, machines: int) -> int:
     return tenant.id
 
 
+def _stored_observations(store: Engine) -> tuple[int, list[Any]]:
+    """How many observations are stored, and the (machine, sequence) pairs stored more than once."""
+    with transaction(store) as conn:
+        stored = conn.execute(select(func.count()).select_from(observations)).scalar_one()
+        duplicates = conn.execute(
+            select(observations.c.machine_id, observations.c.seq)
+            .group_by(observations.c.machine_id, observations.c.seq)
+            .having(func.count() > 1)
+        ).all()
+    return stored, list(duplicates)
+
+
 def test_a_database_slower_than_the_agents_pauses_the_readers_and_nothing_is_lost(store: Engine) -> None:
     """With the writer held back, the rows waiting pass ``max_pending_rows`` by at most one document per
     reader: the readers pause. Released, the service catches up and stores every observation once."""
@@ -255,13 +268,7 @@ def test_a_database_slower_than_the_agents_pauses_the_readers_and_nothing_is_los
     most, paused, delivered = asyncio.run(asyncio.wait_for(main(), 30))
     assert paused
     assert bound <= most <= bound + machines * service_count  # a document holds at most count of them
-    with transaction(store) as conn:
-        stored = conn.execute(select(func.count()).select_from(observations)).scalar_one()
-        duplicates = conn.execute(
-            select(observations.c.machine_id, observations.c.seq)
-            .group_by(observations.c.machine_id, observations.c.seq)
-            .having(func.count() > 1)
-        ).all()
+    stored, duplicates = _stored_observations(store)
     assert duplicates == []
     assert delivered <= stored <= delivered + machines * 14  # plus each machine's first /current
 
@@ -302,13 +309,7 @@ def test_a_database_that_goes_away_pauses_the_readers_and_loses_nothing(store: E
     most, paused, delivered = asyncio.run(asyncio.wait_for(main(), 30))
     assert paused
     assert bound <= most <= bound + machines * count
-    with transaction(store) as conn:
-        stored = conn.execute(select(func.count()).select_from(observations)).scalar_one()
-        duplicates = conn.execute(
-            select(observations.c.machine_id, observations.c.seq)
-            .group_by(observations.c.machine_id, observations.c.seq)
-            .having(func.count() > 1)
-        ).all()
+    stored, duplicates = _stored_observations(store)
     assert duplicates == []
     assert delivered <= stored <= delivered + machines * 14  # plus each machine's first /current
 
